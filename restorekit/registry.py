@@ -63,6 +63,7 @@ _INPAINTER_MODULES = ['restorekit.models.inpainters.smp_unet']
 _LOSS_MODULES = ['restorekit.models.losses.pixel']
 _METRIC_MODULES = ['restorekit.evaluation.dacon', 'restorekit.evaluation.psnr_ssim']
 _ENGINE_MODULES = ['restorekit.engine.hooks']
+_OPTIM_WRAPPER_MODULES = ['restorekit.engine.optim_wrappers']
 
 # --- generic registries, children of mmengine's roots -------------------------------------------
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=_DATASET_MODULES)
@@ -73,14 +74,15 @@ MODELS = Registry('model', parent=MMENGINE_MODELS, locations=_MODEL_MODULES)
 MODEL_WRAPPERS = Registry(
     'model wrapper', parent=MMENGINE_MODEL_WRAPPERS, locations=['restorekit.models'])
 OPTIM_WRAPPERS = Registry(
-    'optim wrapper', parent=MMENGINE_OPTIM_WRAPPERS, locations=['restorekit.engine'])
+    'optim wrapper', parent=MMENGINE_OPTIM_WRAPPERS, locations=_OPTIM_WRAPPER_MODULES)
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
-    locations=['restorekit.engine'])
-OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, locations=['restorekit.engine'])
+    locations=_OPTIM_WRAPPER_MODULES)
+# These locations import mmengine.optim, which registers torch's optimizers and schedulers.
+OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, locations=_OPTIM_WRAPPER_MODULES)
 PARAM_SCHEDULERS = Registry(
-    'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, locations=['restorekit.engine'])
+    'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, locations=_OPTIM_WRAPPER_MODULES)
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=_ENGINE_MODULES)
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['restorekit.engine'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=_METRIC_MODULES)
