@@ -1,0 +1,207 @@
+"""Read images and masks from files into the arrays of ``docs/conventions.md``.
+
+Decoding policy (:func:`decode_image`), so that any reasonable file becomes uint8:
+
+* 8-bit files keep their exact values (PNG decoding is lossless, so ``ToGray`` of a loaded RGB
+  PNG equals PIL's ``convert('L')`` of the file).
+* 16-bit files (grey ``I;16``/``I`` and 48/64-bit RGB(A) PNG or TIFF) are scaled to 8 bits with
+  rounding, ``round(v * 255 / 65535)`` (PIL would truncate 16-bit RGB to the high byte, so those
+  are decoded by OpenCV). 32-bit integer greys are clipped to [0, 65535] first.
+* Palette images are expanded through their palette (to RGBA when they have transparency),
+  bilevel (``1``) images become 0/255 grey, CMYK/YCbCr/LAB/HSV are converted to RGB by PIL.
+* Alpha is composited over white (transparent pixels become white, fully opaque pixels keep
+  their exact values) when an image is read as colour or grey; a mask ignores alpha.
+* EXIF orientation is not applied: arrays follow the stored pixel grid, so a damaged image and its
+  ground truth stay aligned whatever their metadata says.
+
+A missing file raises :class:`FileNotFoundError`; a file that is not a readable image (zero bytes,
+truncated, text, unsupported mode) raises ``ValueError('cannot read image <path>: ...')``.
+"""
+import os
+from typing import Optional
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from restorekit.registry import TRANSFORMS
+from .color import rgb_to_gray
+
+COLOR_TYPES = ('color', 'grayscale', 'mask')
+#: Where ``LoadImageFromFile(key=...)`` stores its array, and how it reads it, by default.
+DEFAULT_OUT_KEYS = {'gt': 'gt_img', 'img': 'img', 'mask': 'mask'}
+DEFAULT_COLOR_TYPES = {'gt': 'color', 'img': 'grayscale', 'mask': 'mask'}
+
+
+def _scale_16bit(values: np.ndarray) -> np.ndarray:
+    """Map [0, 65535] to [0, 255] with rounding; values outside are clipped first."""
+    values = np.clip(values.astype(np.int64), 0, 65535)
+    return ((values * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _is_16bit_color(image) -> bool:
+    """Whether PIL opened a 16-bit-per-channel colour file (which it would truncate to 8 bits)."""
+    if image.mode not in ('RGB', 'RGBA'):
+        return False
+    return any(';16' in str(tile[3]) for tile in getattr(image, 'tile', None) or ())
+
+
+def _decode_with_opencv(path: str) -> np.ndarray:
+    import cv2
+
+    encoded = np.fromfile(path, dtype=np.uint8)
+    array = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+    if array is None:
+        raise ValueError(f'cannot read image {path}: OpenCV could not decode it')
+    if array.dtype == np.uint16:
+        array = _scale_16bit(array)
+    elif array.dtype != np.uint8:
+        raise ValueError(f'cannot read image {path}: unsupported sample type {array.dtype}')
+    if array.ndim == 3 and array.shape[2] == 3:
+        array = array[..., ::-1]  # BGR -> RGB
+    elif array.ndim == 3 and array.shape[2] == 4:
+        array = array[..., [2, 1, 0, 3]]  # BGRA -> RGBA
+    return np.ascontiguousarray(array)
+
+
+def _pil_to_array(image, path: str) -> np.ndarray:
+    """Array of a loaded PIL image: uint8 with 1 (2-D), 2 (LA), 3 (RGB) or 4 (RGBA) channels."""
+    mode = image.mode
+    if mode in ('1', 'L'):
+        return np.array(image.convert('L'))
+    if mode in ('LA', 'La'):
+        return np.array(image.convert('LA'))
+    if mode in ('P', 'PA'):
+        with_alpha = mode == 'PA' or 'transparency' in image.info
+        return np.array(image.convert('RGBA' if with_alpha else 'RGB'))
+    if mode == 'RGB':
+        return np.array(image)
+    if mode in ('RGBA', 'RGBa'):
+        return np.array(image.convert('RGBA'))
+    if mode.startswith('I;16') or mode == 'I':
+        return _scale_16bit(np.array(image))
+    if mode in ('CMYK', 'YCbCr', 'LAB', 'HSV', 'RGBX'):
+        return np.array(image.convert('RGB'))
+    raise ValueError(f'cannot read image {path}: unsupported PIL mode {mode!r} (supported: 1, L, '
+                     'LA, P, PA, RGB, RGBA, I;16, I, CMYK, YCbCr, LAB, HSV)')
+
+
+def decode_image(path: str) -> np.ndarray:
+    """Decode an image file to uint8: (H, W) grey, (H, W, 2) grey+alpha, (H, W, 3) RGB or
+    (H, W, 4) RGBA. See the module docstring for the policy on modes and bit depths."""
+    from PIL import Image
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'image file not found: {path}')
+    try:
+        with Image.open(path) as image:
+            if _is_16bit_color(image):
+                return _decode_with_opencv(path)
+            image.load()
+            return _pil_to_array(image, path)
+    except ValueError as error:
+        if str(error).startswith(f'cannot read image {path}'):
+            raise
+        raise ValueError(f'cannot read image {path}: {error}') from error
+    except Exception as error:  # PIL raises OSError, SyntaxError, EOFError... for broken files
+        raise ValueError(f'cannot read image {path}: {type(error).__name__}: {error}') from error
+
+
+def composite_over_white(array: np.ndarray) -> np.ndarray:
+    """Drop the alpha channel of an LA or RGBA uint8 array by compositing over white."""
+    color = array[..., :-1].astype(np.uint32)
+    alpha = array[..., -1:].astype(np.uint32)
+    blended = (color * alpha + 255 * (255 - alpha) + 127) // 255
+    blended = blended.astype(np.uint8)
+    return blended[..., 0] if blended.shape[-1] == 1 else blended
+
+
+def read_image(path: str, color_type: str = 'color') -> np.ndarray:
+    """Read an image file as RGB uint8 (H, W, 3) (``'color'``), grey uint8 (H, W)
+    (``'grayscale'``, PIL ``convert('L')`` luma for colour files) or a bool mask (``'mask'``,
+    True where any colour channel is > 0, alpha ignored)."""
+    if color_type not in COLOR_TYPES:
+        raise ValueError(f'color_type must be one of {COLOR_TYPES}, got {color_type!r}')
+    array = decode_image(path)
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    if color_type == 'mask':
+        if channels in (2, 4):
+            array = array[..., :-1]
+        return array > 0 if array.ndim == 2 else np.any(array > 0, axis=2)
+    if channels in (2, 4):
+        array = composite_over_white(array)
+    if color_type == 'grayscale':
+        return rgb_to_gray(array)
+    if array.ndim == 2:
+        return np.repeat(array[..., None], 3, axis=2)
+    return array
+
+
+@TRANSFORMS.register_module()
+class LoadImageFromFile(BaseTransform):
+    """Read ``results[f'{key}_path']`` into the array its key stands for.
+
+    ======== ===================== ============================= ==================
+    ``key``  default ``out_key``   default ``color_type``        array
+    ======== ===================== ============================= ==================
+    ``gt``   ``gt_img``            ``color``                     uint8 (H, W, 3) RGB
+    ``img``  ``img``               ``grayscale``                 uint8 (H, W)
+    ``mask`` ``mask``              ``mask``                      bool (H, W), True = damaged
+    ======== ===================== ============================= ==================
+
+    Also sets ``results['ori_shape'] = (H, W)`` if no earlier loading did. See the module docstring
+    for how modes, bit depths and alpha are handled, and the errors broken files raise.
+
+    Args:
+        key: Which file to read: ``results[f'{key}_path']``.
+        color_type: ``'color'``, ``'grayscale'`` or ``'mask'``; None picks the key's default.
+        out_key: Where to store the array; None picks the key's default.
+        optional: If True, a sample whose path is None is left unchanged (e.g. DACON samples
+            without a mask file, whose mask ``DeriveDamageMask`` then derives); if False it is
+            an error.
+    """
+
+    def __init__(self,
+                 key: str = 'gt',
+                 color_type: Optional[str] = None,
+                 out_key: Optional[str] = None,
+                 optional: bool = False) -> None:
+        self.key = key
+        self.color_type = DEFAULT_COLOR_TYPES.get(key, 'color') if color_type is None \
+            else color_type
+        if self.color_type not in COLOR_TYPES:
+            raise ValueError(f'{type(self).__name__}: color_type must be one of {COLOR_TYPES}, '
+                             f'got {color_type!r}')
+        self.out_key = DEFAULT_OUT_KEYS.get(key, key) if out_key is None else out_key
+        self.optional = optional
+
+    def transform(self, results: dict) -> dict:
+        """Read the file and store its array."""
+        path_key = f'{self.key}_path'
+        path = results.get(path_key)
+        if path is None:
+            if self.optional:
+                return results
+            raise KeyError(f"{type(self).__name__}(key={self.key!r}) needs results['{path_key}'] "
+                           f'but this sample has none (sample_idx={results.get("sample_idx")}, '
+                           f'img_path={results.get("img_path")}); a test split without ground '
+                           'truth cannot feed a pipeline that loads it')
+        array = read_image(path, self.color_type)
+        results[self.out_key] = array
+        results.setdefault('ori_shape', tuple(array.shape[:2]))
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(key={self.key!r}, color_type={self.color_type!r}, '
+                f'out_key={self.out_key!r}, optional={self.optional})')
+
+
+@TRANSFORMS.register_module()
+class LoadMaskFromFile(LoadImageFromFile):
+    """Read ``results['mask_path']`` into ``results['mask']``, bool (H, W), True where > 0."""
+
+    def __init__(self,
+                 key: str = 'mask',
+                 out_key: Optional[str] = None,
+                 optional: bool = False) -> None:
+        super().__init__(key=key, color_type='mask', out_key=out_key, optional=optional)
