@@ -7,7 +7,13 @@ says. restorekit replaces mmengine's loader for local files with one that always
 ``weights_only=True`` and an explicit allow-list of the few non-tensor types a restorekit
 checkpoint holds. A checkpoint that needs any other type is refused with a message naming it;
 nothing in it is executed.
+
+mmengine's ``HistoryBuffer`` pickles references to its statistics methods
+(``getattr(HistoryBuffer, 'min')``), and allowing ``getattr`` would open the door to arbitrary
+calls. restorekit therefore registers a reducer (``copyreg``) that saves a buffer as its arrays
+and rebuilds it with :func:`rebuild_history_buffer`, the one callable on the allow-list.
 """
+import copyreg
 import os.path as osp
 from typing import Any, List, Optional
 
@@ -30,8 +36,19 @@ def _numpy_globals() -> List[Any]:
     return allowed
 
 
+def rebuild_history_buffer(log_history: np.ndarray, count_history: np.ndarray,
+                           max_length: int) -> HistoryBuffer:
+    """Rebuild a ``HistoryBuffer`` saved by :func:`_reduce_history_buffer`."""
+    return HistoryBuffer(log_history, count_history, max_length)
+
+
+def _reduce_history_buffer(buffer: HistoryBuffer):
+    log_history, count_history = buffer.data
+    return rebuild_history_buffer, (log_history, count_history, buffer.max_length)
+
+
 #: The non-tensor types a restorekit/mmengine checkpoint may contain besides builtins.
-SAFE_CHECKPOINT_GLOBALS: List[Any] = [HistoryBuffer, *_numpy_globals()]
+SAFE_CHECKPOINT_GLOBALS: List[Any] = [rebuild_history_buffer, HistoryBuffer, *_numpy_globals()]
 
 
 class UnsafeCheckpointError(RuntimeError):
@@ -60,5 +77,7 @@ def safe_torch_load(filename: str, map_location: Optional[Any] = None) -> Any:
 
 
 def install_safe_checkpoint_loader() -> None:
-    """Make mmengine load local checkpoints through :func:`safe_torch_load` (idempotent)."""
+    """Make mmengine save history buffers safely and load local checkpoints through
+    :func:`safe_torch_load` (idempotent)."""
+    copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
     CheckpointLoader.register_scheme(prefixes='', loader=safe_torch_load, force=True)
