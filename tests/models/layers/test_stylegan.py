@@ -1,0 +1,127 @@
+"""StyleGAN2 building blocks: equalized lr, modulation paths, resampling, minibatch std, noise."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from restorekit.models.layers.stylegan import (DiscriminatorBlock, EqualLinear, MappingNetwork,
+                                               ModulatedConv2d, StyledConv, ToRGB, minibatch_std,
+                                               random_bernoulli, random_normal,
+                                               resolution_levels, stylegan_channels, upsample2x)
+
+
+def test_equal_linear_scales_weights_at_run_time_with_the_lr_multiplier():
+    layer = EqualLinear(16, 4, bias_init=1.0, lr_multiplier=0.01)
+    # Stored weights are N(0, 1) / lr_mul; the effective ones are N(0, 1) / sqrt(fan_in).
+    effective = layer.weight.detach() * layer.weight_gain
+    assert 0.5 < float(layer.weight.detach().std() * 0.01) < 1.5
+    torch.testing.assert_close(layer(torch.zeros(2, 16)), torch.ones(2, 4))
+    x = torch.randn(3, 16)
+    torch.testing.assert_close(layer(x), x @ effective.t() + 1.0)
+
+
+def test_mapping_network_is_deterministic_and_normalises_z():
+    mapping = MappingNetwork(z_dim=8, w_dim=6, num_layers=3)
+    assert len(mapping.layers) == 3
+    z = torch.randn(2, 8)
+    # The input is normalised to unit RMS, so scaling z does not change w.
+    torch.testing.assert_close(mapping(z), mapping(z * 7.0))
+    assert mapping(z).shape == (2, 6)
+
+
+@pytest.mark.parametrize('demodulate,up', [(True, False), (True, True), (False, False)])
+def test_modulated_conv_single_sample_path_equals_batched_path(demodulate, up):
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(4, 5, 3, style_dim=6, demodulate=demodulate, up=up)
+    x, style, bias = torch.randn(3, 4, 7, 9), torch.randn(3, 6), torch.randn(5)
+    batched = conv(x, style, gain=1.7, bias=bias)
+    single = torch.cat([conv(x[i:i + 1], style[i:i + 1], gain=1.7, bias=bias) for i in range(3)])
+    torch.testing.assert_close(batched, single, atol=1e-5, rtol=1e-4)
+    assert batched.shape == (3, 5, 14 if up else 7, 18 if up else 9)
+
+
+def test_demodulation_normalises_each_output_filter():
+    torch.manual_seed(1)
+    conv = ModulatedConv2d(6, 3, 1, style_dim=4)
+    style = torch.randn(1, 4)
+    # A 1x1 demodulated conv maps orthonormal pixel inputs to unit-norm outputs: for an input that
+    # is a one-hot channel vector, output[o] = w''[o, i]; sum_i w''[o, i]^2 = 1.
+    eye = torch.eye(6).view(6, 6, 1, 1).permute(1, 0, 2, 3).reshape(1, 6, 6, 1)
+    out = conv(eye, style)  # (1, 3, 6, 1): column i = filter weights for input channel i
+    torch.testing.assert_close(out.square().sum(dim=2).flatten(), torch.ones(3), rtol=1e-4,
+                               atol=1e-4)
+
+
+def test_upsample2x_is_the_binomial_filter_in_the_interior():
+    x = torch.randn(1, 2, 6, 6)
+    up = upsample2x(x)
+    taps = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 4
+    kernel = torch.outer(taps, taps).expand(2, 1, 4, 4)
+    zero_stuffed = torch.zeros(1, 2, 12, 12)
+    zero_stuffed[..., ::2, ::2] = x
+    fir = F.conv2d(F.pad(zero_stuffed, (2, 1, 2, 1)), kernel, groups=2)
+    torch.testing.assert_close(up[..., 2:-2, 2:-2], fir[..., 2:-2, 2:-2])
+
+
+def test_styled_conv_noise_comes_from_the_generator():
+    conv = StyledConv(3, 4, style_dim=5)
+    with torch.no_grad():
+        conv.noise_strength.fill_(0.5)
+    x, style = torch.randn(1, 3, 8, 8), torch.randn(1, 5)
+    first = conv(x, style, torch.Generator().manual_seed(1))
+    again = conv(x, style, torch.Generator().manual_seed(1))
+    other = conv(x, style, torch.Generator().manual_seed(2))
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    assert torch.equal(conv(x, style, None), conv(x, style, None))
+
+
+def test_to_rgb_adds_the_upsampled_skip():
+    to_rgb = ToRGB(4, 1, style_dim=3)
+    x, style, skip = torch.randn(1, 4, 8, 8), torch.randn(1, 3), torch.randn(1, 1, 4, 4)
+    torch.testing.assert_close(to_rgb(x, style, skip), to_rgb(x, style) + upsample2x(skip))
+
+
+def test_minibatch_std_appends_the_group_standard_deviation():
+    x = torch.zeros(4, 2, 3, 3)
+    x[:2] = 1.0  # groups of 4: per feature values (1, 1, 0, 0) -> std 0.5
+    out = minibatch_std(x, group_size=4)
+    assert out.shape == (4, 3, 3, 3)
+    torch.testing.assert_close(out[:, 2], torch.full((4, 3, 3), 0.5), atol=1e-4, rtol=0)
+    # Batch sizes that 4 does not divide use the largest divisor <= 4.
+    assert minibatch_std(torch.randn(6, 2, 3, 3), group_size=4).shape == (6, 3, 3, 3)
+    assert minibatch_std(torch.randn(1, 2, 3, 3), group_size=4)[:, 2].abs().max() < 1e-3
+
+
+def test_discriminator_block_halves_the_resolution():
+    block = DiscriminatorBlock(3, 5)
+    assert block(torch.randn(2, 3, 16, 16)).shape == (2, 5, 8, 8)
+    assert block(torch.randn(2, 3, 9, 7)).shape == (2, 5, 4, 3)
+
+
+def test_random_draws_are_reproducible_and_device_independent():
+    like = torch.zeros(())
+    a = random_normal((3, 4), torch.Generator().manual_seed(5), like)
+    b = random_normal((3, 4), torch.Generator().manual_seed(5), like)
+    assert torch.equal(a, b)
+    keep = random_bernoulli((10000, ), 0.5, torch.Generator().manual_seed(0), like)
+    assert set(keep.unique().tolist()) == {0.0, 1.0}
+    assert abs(float(keep.mean()) - 0.5) < 0.03
+
+
+def test_channel_schedule_and_levels():
+    assert [stylegan_channels(r, 32768, 512) for r in (512, 256, 128, 64, 16)] == \
+        [64, 128, 256, 512, 512]
+    assert stylegan_channels(512, 32768, 512, multiplier=0.5) == 32
+    assert resolution_levels(512, 16) == (512, 256, 128, 64, 32, 16)
+    with pytest.raises(ValueError, match='power of two'):
+        resolution_levels(96, 16)
+
+
+def test_lrelu_gain_keeps_activation_scale():
+    torch.manual_seed(0)
+    layer = EqualLinear(512, 512, activation=True)
+    x = torch.randn(256, 512)
+    with torch.no_grad():
+        ratio = layer(x).square().mean().sqrt() / x.square().mean().sqrt()
+    assert abs(float(ratio) - math.sqrt(1.04)) < 0.1  # sqrt(2 * (1 + 0.2^2) / 2)

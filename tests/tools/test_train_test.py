@@ -1,0 +1,71 @@
+"""End to end: tools/train.py and tools/test.py run every config at a small size on the CPU."""
+import glob
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from mmengine.config import Config
+from PIL import Image
+
+from config_utils import shrink_config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = sorted(osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '*.py')))
+
+
+def _run(*args: str) -> str:
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-4000:]
+    return output
+
+
+def _small_config(config: str, data_root: str, tmp_path, **kwargs) -> str:
+    cfg = shrink_config(Config.fromfile(osp.join(ROOT, config)), data_root,
+                        str(tmp_path / 'work'), **kwargs)
+    path = str(tmp_path / osp.basename(config))
+    cfg.dump(path)
+    return path
+
+
+def test_configs_are_found():
+    assert 'configs/unet_two_stage.py' in CONFIGS
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_config_trains_two_iterations_and_tests(config, tiny_dacon_root, tmp_path):
+    small = _small_config(config, tiny_dacon_root, tmp_path)
+    log = _run('tools/train.py', small)
+    assert re.search(r'Iter\(train\) \[2/2\].*loss: [0-9.]+', log), log[-2000:]
+    assert 'dacon/score' in log  # validation ran at the end of training
+    checkpoint = tmp_path / 'work' / 'iter_2.pth'
+    assert checkpoint.is_file()
+
+    out_dir = tmp_path / 'restored'
+    log = _run('tools/test.py', small, str(checkpoint), '--out', str(out_dir))
+    score = float(re.search(r'dacon/score: ([0-9.]+)', log).group(1))
+    assert 0.0 <= score <= 1.0
+    written = sorted(p.name for p in out_dir.iterdir())
+    assert written == [f'TEST_{i:05d}.png' for i in range(4)]
+    restored = np.asarray(Image.open(out_dir / written[0]))
+    original = np.asarray(Image.open(osp.join(tiny_dacon_root, 'test_input', written[0])))
+    assert restored.shape == original.shape + (3, )
+
+
+def test_resume_continues_from_the_newest_checkpoint(tiny_dacon_root, tmp_path):
+    small = _small_config('configs/unet_two_stage_demo.py', tiny_dacon_root, tmp_path)
+    _run('tools/train.py', small)
+    log = _run('tools/train.py', small, '--resume', '--cfg-options', 'train_cfg.max_iters=3')
+    assert 'resumed epoch: 0, iter: 2' in log
+    assert re.search(r'Iter\(train\) \[3/3\]', log)
+    assert (tmp_path / 'work' / 'iter_3.pth').is_file()
+
+
+def test_amp_on_the_cpu_trains_with_bfloat16_autocast(tiny_dacon_root, tmp_path):
+    small = _small_config('configs/unet_two_stage_demo.py', tiny_dacon_root, tmp_path, iters=1)
+    log = _run('tools/train.py', small, '--amp')
+    assert 'CPUAutocastOptimWrapper' in log
+    assert re.search(r'Iter\(train\) \[1/1\].*loss: [0-9.]+', log)
