@@ -31,11 +31,11 @@ val_dataloader = dict(
     dataset=dict(data_root=data_root, ann_file='test.csv', indices=None))
 test_dataloader = val_dataloader
 
-train_cfg = dict(max_iters=600, val_interval=600)
+train_cfg = dict(max_iters=400, val_interval=400)
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=600, eta_min=1e-5, by_epoch=False, begin=0, end=600)
+    dict(type='CosineAnnealingLR', T_max=400, eta_min=1e-5, by_epoch=False, begin=0, end=400)
 ]
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(interval=600, max_keep_ckpts=1))
+    checkpoint=dict(interval=400, max_keep_ckpts=1))
