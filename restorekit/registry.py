@@ -54,16 +54,44 @@ _MASK_MODULES = [
     'restorekit.masks.box',
     'restorekit.masks.large',
     'restorekit.masks.mixed',
+    'restorekit.masks.mat',
 ]
 _MODEL_MODULES = [
     'restorekit.models.restorers.restorer',
     'restorekit.models.restorers.data_preprocessor',
 ]
-_INPAINTER_MODULES = ['restorekit.models.inpainters.smp_unet']
-_LOSS_MODULES = ['restorekit.models.losses.pixel']
+_INPAINTER_MODULES = [
+    'restorekit.models.inpainters.smp_unet',
+    'restorekit.models.inpainters.context_encoder',
+    'restorekit.models.inpainters.gated_conv',
+    'restorekit.models.inpainters.mat',
+]
+_COLORIZER_MODULES = [
+    'restorekit.models.inpainters.smp_unet',
+    'restorekit.models.colorizers.pix2pix_unet',
+    'restorekit.models.colorizers.lab_colorizer',
+]
+_DETECTOR_MODULES = [
+    'restorekit.models.inpainters.smp_unet',
+    'restorekit.models.detectors.constant_fill',
+    'restorekit.models.detectors.unet_detector',
+]
+_LOSS_MODULES = [
+    'restorekit.models.losses.pixel',
+    'restorekit.models.losses.gan',
+    'restorekit.models.losses.ssim',
+    'restorekit.models.losses.tv',
+    'restorekit.models.losses.color',
+    'restorekit.models.losses.dice',
+    'restorekit.models.losses.perceptual',
+]
 _METRIC_MODULES = ['restorekit.evaluation.dacon', 'restorekit.evaluation.psnr_ssim']
-_ENGINE_MODULES = ['restorekit.engine.hooks']
-_OPTIM_WRAPPER_MODULES = ['restorekit.engine.optim_wrappers']
+_ENGINE_MODULES = [
+    'restorekit.engine.hooks', 'restorekit.engine.checkpoint_hook', 'restorekit.engine.nan_guard'
+]
+_OPTIM_WRAPPER_MODULES = [
+    'restorekit.engine.optim_wrappers', 'restorekit.engine.optim_constructors'
+]
 
 # --- generic registries, children of mmengine's roots -------------------------------------------
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=_DATASET_MODULES)
@@ -95,12 +123,18 @@ VISBACKENDS = Registry('vis backend', parent=MMENGINE_VISBACKENDS, locations=['r
 #: Damage shapes: ``generator(height, width, rng) -> bool array (H, W)``, True = damaged.
 MASK_GENERATORS = Registry('mask generator', scope=SCOPE, locations=_MASK_MODULES)
 #: ``detector(image) -> logits (N, 1, H, W)`` of the damage mask.
-MASK_DETECTORS = Registry('mask detector', scope=SCOPE, locations=_INPAINTER_MODULES)
+MASK_DETECTORS = Registry('mask detector', scope=SCOPE, locations=_DETECTOR_MODULES)
 #: ``inpainter(image, mask) -> image``; mask 1 = damaged, see docs/conventions.md.
 INPAINTERS = Registry('inpainter', scope=SCOPE, locations=_INPAINTER_MODULES)
 #: ``colorizer(grey) -> RGB`` in [-1, 1].
-COLORIZERS = Registry('colorizer', scope=SCOPE, locations=_INPAINTER_MODULES)
+COLORIZERS = Registry('colorizer', scope=SCOPE, locations=_COLORIZER_MODULES)
 #: Adversarial critics.
-DISCRIMINATORS = Registry('discriminator', scope=SCOPE, locations=['restorekit.models'])
+DISCRIMINATORS = Registry(
+    'discriminator',
+    scope=SCOPE,
+    locations=[
+        'restorekit.models.discriminators.patch_gan',
+        'restorekit.models.discriminators.stylegan_disc',
+    ])
 #: Loss terms: ``loss(pred, target, mask=None) -> scalar``, weighted by ``loss_weight``.
 LOSSES = Registry('loss', scope=SCOPE, locations=_LOSS_MODULES)

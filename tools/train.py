@@ -10,6 +10,7 @@ import sys
 
 from mmengine.config import Config, DictAction
 
+from restorekit.engine.checkpoint_hook import newest_complete_checkpoint
 from restorekit.engine.runner_utils import build_runner, setup_amp
 
 
@@ -55,8 +56,13 @@ def main(argv=None) -> None:
         setup_amp(cfg)
 
     if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        # The newest *complete* checkpoint: a run killed while saving leaves no usable
+        # `last_checkpoint` pointer to a truncated file behind (see AtomicCheckpointHook).
+        resume_from = newest_complete_checkpoint(cfg.work_dir)
+        cfg.resume = resume_from is not None
+        cfg.load_from = resume_from
+        if resume_from is None:
+            print(f'--resume: no complete checkpoint in {cfg.work_dir}; training from scratch')
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume

@@ -6,6 +6,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from restorekit.engine.checkpoint import install_safe_checkpoint_loader
+from restorekit.engine.dist import init_distributed
 
 
 def setup_amp(cfg: Config) -> None:
@@ -35,9 +36,36 @@ def setup_amp(cfg: Config) -> None:
                 switch(wrapper_cfg)
 
 
+def setup_distributed(cfg: Config) -> None:
+    """Start ``torch.distributed`` for ``cfg.launcher`` and fit the DDP wrapper to the hardware.
+
+    The process group is started by :func:`~restorekit.engine.dist.init_distributed` (backend
+    from ``env_cfg.dist_cfg``, NCCL/gloo by hardware when unset), so mmengine's Runner skips its
+    own CUDA-only ``init_dist``. Without CUDA the DDP wrapper gets ``device_ids=None`` (mmengine
+    passes ``[LOCAL_RANK]``, which DDP rejects for CPU modules).
+    """
+    launcher = cfg.get('launcher', 'none')
+    if launcher in (None, 'none'):
+        return
+    dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', None) or {})
+    backend = init_distributed(launcher, **dist_cfg)
+    print_log(f'torch.distributed started: launcher {launcher}, backend {backend}, rank '
+              f'{torch.distributed.get_rank()} of {torch.distributed.get_world_size()}',
+              logger='current')
+    if not torch.cuda.is_available():
+        wrapper_cfg = cfg.get('model_wrapper_cfg', None)
+        if wrapper_cfg is None:
+            wrapper_cfg = dict(
+                type='MMDistributedDataParallel', broadcast_buffers=False,
+                find_unused_parameters=cfg.get('find_unused_parameters', False))
+        wrapper_cfg.setdefault('device_ids', None)
+        cfg.model_wrapper_cfg = wrapper_cfg
+
+
 def build_runner(cfg: Config) -> Runner:
-    """Build the runner named by ``cfg.runner_type`` (default mmengine's ``Runner``)."""
+    """Start distributed training if asked; build the runner ``cfg.runner_type`` (or ``Runner``)."""
     install_safe_checkpoint_loader()
+    setup_distributed(cfg)
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)

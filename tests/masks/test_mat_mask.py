@@ -61,9 +61,14 @@ def test_impossible_range_returns_the_closest_draw():
     assert mask.shape == (32, 32)
 
 
-@pytest.mark.parametrize('kwargs', [dict(hole_range=(0.6, 0.2)), dict(hole_range=(0.1, 1.5)),
-                                    dict(hole_range=0.5), dict(max_attempts=0),
-                                    dict(num_vertices=(1, 4)), dict(brush_width=(10, 5))])
+@pytest.mark.parametrize('kwargs', [
+    dict(hole_range=(0.6, 0.2)),
+    dict(hole_range=(0.1, 1.5)),
+    dict(hole_range=0.5),
+    dict(max_attempts=0),
+    dict(num_vertices=(1, 4)),
+    dict(brush_width=(10, 5))
+])
 def test_bad_arguments_are_rejected(kwargs):
     with pytest.raises(ValueError, match='MATMask'):
         MATMask(**kwargs)

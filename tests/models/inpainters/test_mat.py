@@ -4,7 +4,9 @@ import time
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+from restorekit.models.discriminators.stylegan_disc import MATDiscriminator
 from restorekit.models.inpainters.mat import MAT, MAT_PRESETS, mat_tiny, pad_to_multiple
 from restorekit.registry import INPAINTERS
 
@@ -138,9 +140,22 @@ def test_gradients_reach_every_parameter():
     image, mask = _inputs(2, 1, 64, 64)
     output, stage1 = model(image, mask, _seed(0), return_stage1=True)
     (output.square().mean() + stage1.square().mean()).backward()
-    missing = [name for name, p in model.named_parameters()
-               if p.grad is None or not torch.isfinite(p.grad).all() or p.grad.abs().sum() == 0]
+    missing = [
+        name for name, p in model.named_parameters()
+        if p.grad is None or not torch.isfinite(p.grad).all() or p.grad.abs().sum() == 0
+    ]
     assert missing == []
+
+
+def test_trains_under_cpu_bfloat16_autocast():
+    torch.manual_seed(0)  # an initialisation that used to hit oneDNN's NaN bf16 weight gradient
+    model = mat_tiny().train()
+    image, mask = _inputs(1, 1, 32, 32)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        output = model(image, mask, _seed(0))
+    output.float().square().mean().backward()
+    assert torch.isfinite(output).all()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
 
 def test_without_refinement_the_output_is_the_first_stage():
@@ -153,9 +168,20 @@ def test_without_refinement_the_output_is_the_first_stage():
 
 
 def test_every_knob_is_configurable():
-    model = MAT(preset='mat_tiny', dim=24, num_heads=3, depths=(1, 2, 1),
-                window_sizes=(4, 4, 4), grid_size=16, mapping_layers=3, z_dim=16, w_dim=20,
-                global_style_dim=12, channel_base=1024, channel_max=16, refine_bottom=8).eval()
+    model = MAT(
+        preset='mat_tiny',
+        dim=24,
+        num_heads=3,
+        depths=(1, 2, 1),
+        window_sizes=(4, 4, 4),
+        grid_size=16,
+        mapping_layers=3,
+        z_dim=16,
+        w_dim=20,
+        global_style_dim=12,
+        channel_base=1024,
+        channel_max=16,
+        refine_bottom=8).eval()
     assert len(model.coarse.stages) == 3 and len(model.mapping.layers) == 3
     # Head: 128 / 16 = 8, times 2 for the one stage-down = 16; refinement: 128 / 8 = 16.
     assert model.size_divisor == 16
@@ -217,3 +243,41 @@ def test_cpu_generator_gives_the_same_output_on_cuda(model):
         cpu = model(image, mask, _seed(4))
         gpu = copy.deepcopy(model).cuda()(image.cuda(), mask.cuda(), _seed(4)).cpu()
     torch.testing.assert_close(cpu, gpu, atol=1e-3, rtol=1e-3)
+
+
+def test_two_gan_iterations_with_both_discriminators_and_lazy_r1():
+    # MAT's recipe in miniature: non-saturating GAN on the final output (full-width critic) and
+    # the first-stage output (half-width critic), R1 on real images, Adam(1e-3, betas (0, 0.99)).
+    torch.manual_seed(0)
+    generator = mat_tiny().train()
+    widths = dict(resolution=32, channel_base=512, channel_max=32)
+    critic, critic_stage1 = MATDiscriminator(**widths), MATDiscriminator(
+        **widths, channel_multiplier=0.5)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=1e-3, betas=(0.0, 0.99))
+    opt_d = torch.optim.Adam([*critic.parameters(), *critic_stage1.parameters()],
+                             lr=1e-3,
+                             betas=(0.0, 0.99))
+    real, mask = _inputs(2, 1, 32, 32)
+    before = [p.detach().clone() for p in generator.parameters()]
+    for step in range(2):
+        fake, coarse = generator(real, mask, _seed(step), return_stage1=True)
+        real_in = real.detach().requires_grad_(step % 2 == 0)  # R1 every 2nd step (lazy)
+        pred_real, pred_real_stage1 = critic(real_in, mask), critic_stage1(real_in, mask)
+        loss_d = (F.softplus(critic(fake.detach(), mask)) + F.softplus(-pred_real)).mean() + \
+            (F.softplus(critic_stage1(coarse.detach(), mask)) + F.softplus(-pred_real_stage1)).mean()
+        if real_in.requires_grad:
+            (grad, ) = torch.autograd.grad(
+                (pred_real + pred_real_stage1).sum(), real_in, create_graph=True)
+            gamma, interval = 10.0, 2
+            loss_d = loss_d + gamma / 2 * grad.square().sum(dim=(1, 2, 3)).mean() * interval
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        loss_g = F.softplus(-critic(fake, mask)).mean() + \
+            F.softplus(-critic_stage1(coarse, mask)).mean()
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        assert torch.isfinite(loss_d) and torch.isfinite(loss_g)
+    changed = [not torch.equal(b, p) for b, p in zip(before, generator.parameters())]
+    assert all(changed)

@@ -16,12 +16,9 @@ def _unit_weight_conv(kernel_size=3, stride=1, bias=0.0):
 
 
 # 1 = valid. The lower-right 3x3 block has no valid pixel within a 3x3 window of (4, 4).
-HAND_MASK = torch.tensor([[1, 1, 0, 0, 0, 0],
-                          [1, 0, 0, 0, 0, 0],
-                          [0, 0, 0, 0, 0, 0],
-                          [0, 0, 0, 0, 0, 0],
-                          [0, 0, 0, 0, 0, 0],
-                          [0, 0, 0, 0, 0, 1]], dtype=torch.float32).view(1, 1, 6, 6)
+HAND_MASK = torch.tensor([[1, 1, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0],
+                          [0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 1]],
+                         dtype=torch.float32).view(1, 1, 6, 6)
 
 
 def _valid_count(mask, kernel_size=3):

@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from restorekit.models.layers.stylegan import (DiscriminatorBlock, EqualLinear, MappingNetwork,
-                                               ModulatedConv2d, StyledConv, ToRGB, minibatch_std,
-                                               random_bernoulli, random_normal,
+from restorekit.models.layers.stylegan import (DiscriminatorBlock, EqualConv2d, EqualLinear,
+                                               MappingNetwork, ModulatedConv2d, StyledConv, ToRGB,
+                                               minibatch_std, random_bernoulli, random_normal,
                                                resolution_levels, stylegan_channels, upsample2x)
 
 
@@ -49,8 +49,8 @@ def test_demodulation_normalises_each_output_filter():
     # is a one-hot channel vector, output[o] = w''[o, i]; sum_i w''[o, i]^2 = 1.
     eye = torch.eye(6).view(6, 6, 1, 1).permute(1, 0, 2, 3).reshape(1, 6, 6, 1)
     out = conv(eye, style)  # (1, 3, 6, 1): column i = filter weights for input channel i
-    torch.testing.assert_close(out.square().sum(dim=2).flatten(), torch.ones(3), rtol=1e-4,
-                               atol=1e-4)
+    torch.testing.assert_close(
+        out.square().sum(dim=2).flatten(), torch.ones(3), rtol=1e-4, atol=1e-4)
 
 
 def test_upsample2x_is_the_binomial_filter_in_the_interior():
@@ -125,3 +125,18 @@ def test_lrelu_gain_keeps_activation_scale():
     with torch.no_grad():
         ratio = layer(x).square().mean().sqrt() / x.square().mean().sqrt()
     assert abs(float(ratio) - math.sqrt(1.04)) < 0.1  # sqrt(2 * (1 + 0.2^2) / 2)
+
+
+def test_strided_conv_on_a_single_pixel_has_finite_bf16_gradients():
+    # oneDNN's bf16 weight gradient of a stride-2 3x3 conv on a 1x1 input is at times NaN; the
+    # layer uses stride 1 along axes of size 1 (same output) to avoid it.
+    torch.manual_seed(0)
+    conv = EqualConv2d(32, 32, 3, activation=True, stride=2)
+    for _ in range(20):
+        conv.zero_grad()
+        x = torch.randn(1, 32, 1, 1).to(torch.bfloat16).requires_grad_()
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            out = conv(x)
+        out.float().sum().backward()
+        assert out.shape == (1, 32, 1, 1) and torch.isfinite(conv.weight.grad).all()
+    assert conv(torch.randn(2, 32, 1, 5)).shape == (2, 32, 1, 3)

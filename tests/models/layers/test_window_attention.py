@@ -4,10 +4,9 @@ import math
 import pytest
 import torch
 
-from restorekit.models.layers.window_attention import (INVALID_KEY_BIAS,
-                                                       MaskAwareTransformerBlock,
-                                                       MaskAwareTransformerLayer,
-                                                       window_partition, window_reverse)
+from restorekit.models.layers.window_attention import (INVALID_KEY_BIAS, MaskAwareTransformerBlock,
+                                                       MaskAwareTransformerLayer, window_partition,
+                                                       window_reverse)
 
 
 def _block(dim=8, heads=2, window=4, shifted=False, seed=0):
@@ -23,8 +22,8 @@ def _valid_positions(mask):
 def test_partition_and_reverse_are_inverse(size, window):
     x = torch.randn(2, *size, 3)
     windows = window_partition(x, window)
-    assert windows.shape == (2 * size[0] // window[0] * size[1] // window[1],
-                             window[0] * window[1], 3)
+    assert windows.shape == (2 * size[0] // window[0] * size[1] // window[1], window[0] * window[1],
+                             3)
     # Window 0 is the top-left block, row-major inside.
     assert torch.equal(windows[0], x[0, :window[0], :window[1]].reshape(-1, 3))
     assert torch.equal(window_reverse(windows, window, *size), x)

@@ -1,0 +1,169 @@
+"""2 processes on gloo (tools/dist_train.sh, dist_test.sh) against 1 process at the same global batch.
+
+The compared config is configs/unet_two_stage_demo.py shrunk, with three changes that make the
+two runs mathematically identical, so that only float rounding separates them:
+
+* BatchNorm-free networks (smp ``vgg11`` encoder, ``decoder_use_norm=False``): without SyncBN each
+  DDP process normalises over its own half batch, so 2x1 and 1x2 differ by design; torch's
+  SyncBatchNorm has no CPU kernel, so the CPU test cannot use ``sync_bn='torch'``.
+* No random flip: a training sample's generator is seeded from ``(seed, idx, n, rank, ...)``
+  (restorekit/datasets/base.py), so the same sample flips differently on rank 1 than in the
+  1-process run; the 64 px tiles are cropped whole (no crop randomness either).
+* Plain-mean MSE losses (hole_weight = valid_weight = 1): a mask-area-weighted mean over a batch
+  is not the mean of the per-sample means that DDP's gradient averaging computes; MSE's gradient
+  is smooth where L1's ``sign`` could amplify rounding at pixels the composite copies exactly.
+* SGD instead of Adam: Adam's first steps divide by ``sqrt(v)``, which turns rounding noise in
+  near-zero gradients into full-size updates; SGD keeps rounding differences at rounding size.
+
+Tolerance: per-iteration mean loss and final weights within ``atol=1e-5`` (observed ~1e-7).
+"""
+import json
+import os.path as osp
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from config_utils import shrink_config
+from restorekit.engine.checkpoint import safe_torch_load
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+ITERS = 3
+TOLERANCE = 1e-5
+
+RECORDER = '''
+import json, os
+import torch.distributed as dist
+from mmengine.hooks import Hook
+from restorekit.registry import HOOKS
+
+
+@HOOKS.register_module(force=True)
+class RecordLossesHook(Hook):
+    """Write every rank's loss terms per iteration to losses_rank<r>.json in out_dir."""
+
+    def __init__(self, out_dir):
+        self.out_dir = out_dir
+        self.losses = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        record = {k: float(v.detach()) for k, v in outputs.items()}
+        record['samples'] = [s.metainfo.get('img_path') for s in data_batch['data_samples']]
+        self.losses.append(record)
+
+    def after_train(self, runner):
+        rank = dist.get_rank() if dist.is_initialized() else 0
+        with open(os.path.join(self.out_dir, f'losses_rank{rank}.json'), 'w') as f:
+            json.dump(self.losses, f)
+'''
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def _run(args, env=None) -> str:
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-5000:]
+    return output
+
+
+def _dist_env(tmp_path) -> dict:
+    import os
+    env = dict(os.environ)
+    env.update(PORT=str(_free_port()), PYTHON=sys.executable, OMP_NUM_THREADS='1',
+               PYTHONPATH=f'{tmp_path}:{ROOT}:{env.get("PYTHONPATH", "")}')
+    return env
+
+
+def _equivalence_config(data_root: str, tmp_path, name: str, batch_size: int) -> str:
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/unet_two_stage_demo.py'))
+    cfg = shrink_config(cfg, data_root, str(tmp_path / name), iters=ITERS, num_eval=3)
+    norm_free = dict(encoder_name='vgg11', encoder_depth=3, decoder_channels=(16, 8, 4),
+                     decoder_use_norm=False)
+    cfg.model.inpainter.update(norm_free)
+    cfg.model.colorizer.update(norm_free)
+    plain_mse = [dict(type='MSELoss', loss_weight=1.0, hole_weight=1.0, valid_weight=1.0)]
+    cfg.model.inpainter_losses = plain_mse
+    cfg.model.colorizer_losses = plain_mse
+    cfg.optim_wrapper = dict(type='OptimWrapper',
+                             optimizer=dict(type='SGD', lr=0.05, momentum=0.9))
+    cfg.train_dataloader.batch_size = batch_size
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    cfg.train_dataloader.dataset.pipeline = [t for t in pipeline if t['type'] != 'RandomFlip']
+    # smp builds all of vgg11 but a depth-3 encoder runs only its first blocks.
+    cfg.find_unused_parameters = True
+    cfg.val_dataloader.batch_size = 1
+    cfg.test_dataloader.batch_size = 1
+    cfg.custom_imports = dict(imports=['record_losses'], allow_failed_imports=False)
+    cfg.custom_hooks = list(cfg.custom_hooks) + [
+        dict(type='RecordLossesHook', out_dir=str(tmp_path / name))]
+    path = str(tmp_path / f'{name}.py')
+    cfg.dump(path)
+    return path
+
+
+def _metrics(log: str) -> dict:
+    line = [ln for ln in log.splitlines() if 'Iter(test)' in ln and 'dacon/score' in ln][-1]
+    return {k: float(v) for k, v in re.findall(r'(\w+/\w+): (-?[0-9.]+)', line)}
+
+
+@pytest.fixture(scope='module')
+def runs(tiny_dacon_root, tmp_path_factory):
+    """Train 1 process x batch 2 and 2 processes x batch 1 on the same data and seed."""
+    tmp_path = tmp_path_factory.mktemp('dist')
+    (tmp_path / 'record_losses.py').write_text(RECORDER)
+    env = _dist_env(tmp_path)
+    single = _equivalence_config(tiny_dacon_root, tmp_path, 'single', batch_size=2)
+    double = _equivalence_config(tiny_dacon_root, tmp_path, 'double', batch_size=1)
+    _run([sys.executable, 'tools/train.py', single], env=env)
+    log = _run(['bash', 'tools/dist_train.sh', double, '2'], env=env)
+    return tmp_path, env, single, log
+
+
+def test_two_gloo_processes_match_one_process_at_the_same_global_batch(runs):
+    tmp_path, _, _, log = runs
+    assert 'launcher pytorch, backend gloo, rank 0 of 2' in log, log[-3000:]
+    single = json.loads((tmp_path / 'single' / 'losses_rank0.json').read_text())
+    rank0 = json.loads((tmp_path / 'double' / 'losses_rank0.json').read_text())
+    rank1 = json.loads((tmp_path / 'double' / 'losses_rank1.json').read_text())
+    assert len(single) == len(rank0) == len(rank1) == ITERS
+    for it, (one, a, b) in enumerate(zip(single, rank0, rank1), start=1):
+        assert a['loss'] != pytest.approx(b['loss'], abs=1e-9), \
+            f'iteration {it}: both ranks saw the same sample (sampler not sharding)'
+        assert one['samples'] == a['samples'] + b['samples'], it
+        for term in (name for name in one if name.startswith('loss')):
+            assert (a[term] + b[term]) / 2 == pytest.approx(one[term], abs=TOLERANCE), (it, term)
+
+    weights_single = safe_torch_load(str(tmp_path / 'single' / f'iter_{ITERS}.pth'))['state_dict']
+    weights_double = safe_torch_load(str(tmp_path / 'double' / f'iter_{ITERS}.pth'))['state_dict']
+    assert weights_single.keys() == weights_double.keys()
+    for key, value in weights_single.items():
+        torch.testing.assert_close(weights_double[key], value, atol=TOLERANCE, rtol=0,
+                                   msg=lambda m, k=key: f'{k}: {m}')
+    # Training moved the weights (the loss changed), so equal weights are not equal init only.
+    assert single[-1]['loss'] != pytest.approx(single[0]['loss'], abs=1e-4)
+
+
+def test_dist_test_with_two_processes_gives_the_single_process_metric(runs):
+    tmp_path, env, single, _ = runs
+    checkpoint = str(tmp_path / 'single' / f'iter_{ITERS}.pth')
+    one = _metrics(_run([sys.executable, 'tools/test.py', single, checkpoint,
+                         '--work-dir', str(tmp_path / 'test1')], env=env))
+    two_log = _run(['bash', 'tools/dist_test.sh', single, checkpoint, '2',
+                    '--work-dir', str(tmp_path / 'test2'), '--out', str(tmp_path / 'out2')],
+                   env=env)
+    two = _metrics(two_log)
+    assert one.keys() == two.keys() and 'dacon/score' in one
+    for key in one:
+        assert two[key] == pytest.approx(one[key], abs=1e-4), key
+    # 3 samples on 2 ranks: the sampler pads one duplicate, the evaluator must drop it.
+    assert sorted(p.name for p in (tmp_path / 'out2').iterdir()) == [
+        f'TEST_{i:05d}.png' for i in range(3)]
