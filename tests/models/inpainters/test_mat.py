@@ -137,7 +137,7 @@ def test_deepcopy_for_ema_gives_the_same_outputs(model):
 def test_gradients_reach_every_parameter():
     torch.manual_seed(0)
     model = mat_tiny().train()
-    image, mask = _inputs(2, 1, 64, 64)
+    image, mask = _inputs(2, 1, 48, 48)
     output, stage1 = model(image, mask, _seed(0), return_stage1=True)
     (output.square().mean() + stage1.square().mean()).backward()
     missing = [
