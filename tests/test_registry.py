@@ -78,8 +78,10 @@ def test_every_location_imports(name):
 
 
 EXPECTED = {
-    'MASK_GENERATORS': {'PolygonMask', 'BrushStrokeMask', 'BoxMask', 'LargeMask', 'MixedMask'},
-    'INPAINTERS': {'SmpUNet'},
+    'MASK_GENERATORS': {'PolygonMask', 'BrushStrokeMask', 'BoxMask', 'LargeMask', 'MixedMask',
+                        'MATMask'},
+    'INPAINTERS': {'SmpUNet', 'MAT'},
+    'DISCRIMINATORS': {'PatchDiscriminator', 'MATDiscriminator'},
     'COLORIZERS': {'SmpUNet'},
     'MASK_DETECTORS': {'SmpUNet'},
     'LOSSES': {'L1Loss', 'MSELoss', 'CharbonnierLoss', 'BCEWithLogitsLoss'},
