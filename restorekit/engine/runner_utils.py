@@ -1,6 +1,10 @@
 """Helpers that turn a config into a ready mmengine Runner (used by tools/train.py and test.py)."""
+import argparse
+import os
+import os.path as osp
+
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -69,3 +73,32 @@ def build_runner(cfg: Config) -> Runner:
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)
+
+
+def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options tools/train.py and tools/test.py share: work dir, overrides, launcher."""
+    parser.add_argument('--work-dir', help='where logs, metrics and checkpoints go '
+                        '(default: ./work_dirs/<config name>)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config keys, e.g. train_cfg.max_iters=100 '
+        'train_dataloader.batch_size=4 (nested keys with dots, lists as [a,b])')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher for distributed runs')
+    # torchrun passes the rank through the environment; older launchers pass --local-rank.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """Read ``args.config`` and apply the options of :func:`add_runner_arguments`."""
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg
