@@ -5,6 +5,7 @@ with ``--out DIR``, writes every restored image as a PNG named like its input.
 """
 import argparse
 
+from restorekit.engine.dist import shutdown_distributed
 from restorekit.engine.runner_utils import add_runner_arguments, build_runner, load_config
 
 
@@ -29,7 +30,9 @@ def main(argv=None) -> dict:
         cfg.custom_hooks = hooks
 
     runner = build_runner(cfg)
-    return runner.test()
+    metrics = runner.test()
+    shutdown_distributed()
+    return metrics
 
 
 if __name__ == '__main__':

@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from restorekit.engine.checkpoint_hook import newest_complete_checkpoint
+from restorekit.engine.dist import shutdown_distributed
 from restorekit.engine.runner_utils import (add_runner_arguments, build_runner, load_config,
                                             setup_amp)
 
@@ -45,6 +46,7 @@ def main(argv=None) -> None:
 
     runner = build_runner(cfg)
     runner.train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -10,6 +10,7 @@ when CUDA is available and gloo otherwise; a backend named in ``env_cfg.dist_cfg
 """
 import datetime
 import os
+import socket
 import subprocess
 from typing import Optional
 
@@ -81,7 +82,54 @@ def init_distributed(launcher: str, backend: Optional[str] = None, **kwargs) -> 
     rank = _required_env('RANK', launcher)
     world_size = _required_env('WORLD_SIZE', launcher)
     local_rank = _required_env('LOCAL_RANK', launcher)
+    if backend == 'gloo':
+        _bind_gloo_to_loopback_on_one_machine(world_size)
     if torch.cuda.is_available():
         torch.cuda.set_device(local_rank)
     torch_dist.init_process_group(backend=backend, rank=rank, world_size=world_size, **kwargs)
     return backend
+
+
+def _loopback_interface() -> Optional[str]:
+    """The name of the loopback network interface (``lo`` on Linux), or ``None``."""
+    try:
+        names = [name for _, name in socket.if_nameindex()]
+    except OSError:
+        return None
+    for name in names:
+        if name == 'lo' or name.startswith('lo0'):
+            return name
+    return None
+
+
+def _bind_gloo_to_loopback_on_one_machine(world_size: int) -> None:
+    """Let gloo talk over loopback when every process runs on this machine.
+
+    Without ``GLOO_SOCKET_IFNAME`` gloo binds to the address the host name resolves to, which on
+    containers and sandboxes may be an interface the processes cannot reach each other on. A job
+    whose processes all run here (``LOCAL_WORLD_SIZE == WORLD_SIZE``) needs only loopback; a
+    multi-machine job, or a user who set the variable, is left alone.
+    """
+    if 'GLOO_SOCKET_IFNAME' in os.environ:
+        return
+    if int(os.environ.get('LOCAL_WORLD_SIZE', -1)) != world_size:
+        return
+    interface = _loopback_interface()
+    if interface is not None:
+        os.environ['GLOO_SOCKET_IFNAME'] = interface
+
+
+def shutdown_distributed() -> None:
+    """Synchronise the processes and destroy the default process group, if one was started.
+
+    Called by ``tools/train.py`` and ``tools/test.py`` when their work succeeded (after a failure
+    the launcher stops the other processes, and a barrier would wait for them): a process that
+    exits while its peers still talk to it over gloo can be aborted by gloo's background thread,
+    and torch warns about process groups left for the interpreter to tear down.
+    """
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    try:
+        torch_dist.barrier()
+    finally:
+        torch_dist.destroy_process_group()

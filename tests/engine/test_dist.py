@@ -1,5 +1,6 @@
 """The backend rule and argument checks of restorekit.engine.dist (no process group started)."""
 import os
+import socket
 
 import pytest
 import torch
@@ -34,3 +35,27 @@ def test_slurm_variables_become_torchrun_variables(monkeypatch):
     assert (os.environ['RANK'], os.environ['WORLD_SIZE'], os.environ['LOCAL_RANK'],
             os.environ['MASTER_PORT'], os.environ['MASTER_ADDR']) == (
                 '3', '4', '1', '29555', '10.0.0.1')
+
+
+def test_gloo_binds_to_loopback_only_when_all_processes_are_local(monkeypatch):
+    monkeypatch.setattr(dist, '_loopback_interface', lambda: 'lo')
+    monkeypatch.delenv('GLOO_SOCKET_IFNAME', raising=False)
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', '2')
+    dist._bind_gloo_to_loopback_on_one_machine(world_size=4)  # two machines
+    assert 'GLOO_SOCKET_IFNAME' not in os.environ
+    dist._bind_gloo_to_loopback_on_one_machine(world_size=2)  # one machine
+    assert os.environ['GLOO_SOCKET_IFNAME'] == 'lo'
+    monkeypatch.setenv('GLOO_SOCKET_IFNAME', 'eth7')  # the user's choice wins
+    dist._bind_gloo_to_loopback_on_one_machine(world_size=2)
+    assert os.environ['GLOO_SOCKET_IFNAME'] == 'eth7'
+
+
+def test_loopback_interface_is_found_on_linux():
+    if not any(name == 'lo' for _, name in socket.if_nameindex()):
+        pytest.skip('no interface named lo on this machine')
+    assert dist._loopback_interface() == 'lo'
+
+
+def test_shutdown_without_a_process_group_does_nothing():
+    assert not torch.distributed.is_initialized()
+    dist.shutdown_distributed()

@@ -71,7 +71,12 @@ def _free_port() -> int:
 def _run(args, env=None) -> str:
     proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
     output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-5000:]
+    if proc.returncode != 0:
+        # torchrun ends with a summary table; the rank's own error is further up.
+        errors = [ln for ln in output.splitlines()
+                  if re.search(r'error|exception|terminate|abort|traceback|gloo', ln, re.I)]
+        pytest.fail(f'{args} exited with {proc.returncode}\n--- error lines ---\n'
+                    + '\n'.join(errors[-60:]) + '\n--- tail ---\n' + output[-4000:])
     return output
 
 
