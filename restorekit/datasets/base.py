@@ -14,12 +14,17 @@ Randomness rules (see ``docs/data.md`` and ``docs/conventions.md``): every sampl
   worker seeds from its generator, which mmengine seeds from the run's seed, so a run is
   reproducible for a given seed.
 """
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
+import logging
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.dist import get_rank
+from mmengine.logging import print_log
 from torch.utils.data import get_worker_info
+
+from .bad_inputs import (BAD_INPUT_POLICIES, PRECHECK_LEVELS, BadInputError, as_bad_input,
+                         describe_bad_inputs, precheck_data_list)
 
 TransformConfig = Union[Mapping, Callable]
 
@@ -82,6 +87,12 @@ class BaseRestorationDataset(BaseDataset):
         deterministic: Draw the same damage for a sample every time. None (default) means
             ``test_mode``: validation and test are deterministic, training is not.
         pipeline: Transform configs (built from ``restorekit.registry.TRANSFORMS``) or callables.
+        bad_inputs: ``'error'`` (default) stops at the first corrupt, unreadable or too small
+            file and names it; ``'skip'`` leaves such files out, logged and counted (see
+            :mod:`restorekit.datasets.bad_inputs`).
+        precheck: How the files are checked when the dataset is built: ``'none'``, ``'exists'``,
+            ``'header'`` (default; zero-byte and non-image files) or ``'decode'`` (everything,
+            truncated files included; reads the whole set once).
         **kwargs: Passed to :class:`~mmengine.dataset.BaseDataset` (``data_root``, ``ann_file``,
             ``indices``, ``test_mode``, ``serialize_data``, ``lazy_init``...).
     """
@@ -90,10 +101,22 @@ class BaseRestorationDataset(BaseDataset):
                  pipeline: Sequence[TransformConfig] = (),
                  seed: int = 0,
                  deterministic: Optional[bool] = None,
+                 bad_inputs: str = 'error',
+                 precheck: str = 'header',
                  **kwargs) -> None:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f'{type(self).__name__}: seed must be a non-negative int, got '
                              f'{seed!r}')
+        if bad_inputs not in BAD_INPUT_POLICIES:
+            raise ValueError(f'{type(self).__name__}: bad_inputs must be one of '
+                             f'{BAD_INPUT_POLICIES}, got {bad_inputs!r}')
+        if precheck not in PRECHECK_LEVELS:
+            raise ValueError(f'{type(self).__name__}: precheck must be one of {PRECHECK_LEVELS}, '
+                             f'got {precheck!r}')
+        self.bad_inputs = bad_inputs
+        self.precheck = precheck
+        #: ``(path, reason)`` of the files the pre-check left out (policy ``'skip'``).
+        self.precheck_skipped: List[Tuple[str, str]] = []
         self.seed = int(seed)
         self._deterministic = deterministic
         self._serve_counts: Dict[int, int] = {}
@@ -113,12 +136,76 @@ class BaseRestorationDataset(BaseDataset):
         self._serve_counts[idx] = served + 1
         return sample_rng(self.seed, idx, served, int(get_rank()), _worker_seed())
 
-    def prepare_data(self, idx: int) -> dict:
-        """Run the pipeline on data info ``idx`` with ``rng`` and ``sample_idx`` added."""
-        data_info = self.get_data_info(idx)
-        sample_idx = data_info['sample_idx']  # set by get_data_info, non-negative
-        data_info['rng'] = self.sample_rng(sample_idx)
-        return self.pipeline(data_info)
+    def full_init(self) -> None:
+        """mmengine's ``full_init`` (load, filter, subset, serialise) with the pre-check of the
+        selected files between subset and serialisation."""
+        if self._fully_initialized:
+            return
+        self.data_list = self.load_data_list()
+        self.data_list = self.filter_data()
+        if self._indices is not None:
+            self.data_list = self._get_unserialized_subset(self._indices)
+        self.data_list = self._precheck_files(self.data_list)
+        if self.serialize_data:
+            self.data_bytes, self.data_address = self._serialize_data()
+        self._fully_initialized = True
+
+    def _precheck_files(self, data_list: List[dict]) -> List[dict]:
+        """Apply the pre-check; raise (``'error'``) or drop and log (``'skip'``) bad files."""
+        kept, bad = precheck_data_list(data_list, self.precheck)
+        if not bad:
+            return kept
+        name = type(self).__name__
+        if self.bad_inputs == 'error':
+            others = (f'\n{len(bad)} files failed it:\n{describe_bad_inputs(bad)}'
+                      if len(bad) > 1 else '')
+            raise BadInputError(
+                bad[0][0], f'{bad[0][1]} (pre-check {self.precheck!r} of {name}){others}\nFix '
+                "or remove the file(s), or set bad_inputs='skip' in the dataset config to leave "
+                'them out.')
+        self.precheck_skipped = list(bad)
+        print_log(f'{name}: skipping {len(data_list) - len(kept)} of {len(data_list)} samples: '
+                  f'{len(bad)} file(s) failed the pre-check {self.precheck!r}:\n'
+                  f'{describe_bad_inputs(bad)}', logger='current', level=logging.WARNING)
+        return kept
+
+    def prepare_data(self, idx: int) -> Optional[dict]:
+        """Run the pipeline on data info ``idx`` with ``rng`` and ``sample_idx`` added.
+
+        A bad input file raises under ``bad_inputs='error'``; under ``'skip'`` a training
+        sample is replaced by another one (``data_sample.skipped_inputs`` lists what was
+        replaced) and a test sample raises, since every test sample must be scored.
+        """
+        skipped: List[BadInputError] = []
+        for _ in range(self.max_refetch + 1):
+            data_info = self.get_data_info(idx)
+            sample_idx = data_info['sample_idx']  # set by get_data_info, non-negative
+            data_info['rng'] = self.sample_rng(sample_idx)
+            try:
+                results = self.pipeline(data_info)
+            except Exception as error:
+                bad = as_bad_input(error, data_info.get('img_path'))
+                if bad is None:
+                    raise
+                if self.bad_inputs == 'error' or self.test_mode:
+                    if self.test_mode:
+                        hint = ("test and validation sets leave bad files out only at the "
+                                "pre-check: set bad_inputs='skip' and precheck='decode'")
+                    else:
+                        hint = "set bad_inputs='skip' to leave such files out"
+                    raise BadInputError(bad.path, bad.reason, f'{bad} (sample {sample_idx} of '
+                                        f'{type(self).__name__}; {hint})') from error
+                skipped.append(bad)
+                print_log(f'{type(self).__name__}: skipped sample {sample_idx}: {bad}',
+                          logger='current', level=logging.WARNING)
+                idx = self._rand_another()
+                continue
+            if skipped and results is not None and 'data_samples' in results:
+                results['data_samples'].set_metainfo(
+                    dict(skipped_inputs=[f'{bad.path}: {bad.reason}' for bad in skipped]))
+            return results
+        raise BadInputError(skipped[-1].path, f'{skipped[-1].reason}; {len(skipped)} samples in '
+                            'a row were bad inputs')
 
     def _rand_another(self) -> int:
         """Another index when a pipeline returned None; drawn without global random state."""

@@ -105,7 +105,9 @@ def test_broken_image_error_names_the_file(dacon_root):
     path = os.path.join(dacon_root, 'train_gt', 'TRAIN_00001.png')
     with open(path, 'wb') as file:
         file.write(b'not a png')
-    dataset = DaconDataset(data_root=dacon_root, pipeline=TRAIN_PIPELINE)
+    with pytest.raises(ValueError, match=f'bad input {path}: not a readable image'):
+        DaconDataset(data_root=dacon_root, pipeline=TRAIN_PIPELINE)  # the pre-check
+    dataset = DaconDataset(data_root=dacon_root, pipeline=TRAIN_PIPELINE, precheck='none')
     dataset[0]
     with pytest.raises(ValueError, match=f'cannot read image {path}'):
         dataset[1]

@@ -66,14 +66,16 @@ def test_empty_and_missing_folders(tmp_path):
 
 def test_bad_files_and_small_images_name_the_file(folder, photo):
     (open(os.path.join(folder, 'zero.png'), 'wb')).close()
-    dataset = ImageFolderDataset(data_root=folder, pipeline=PIPELINE)
+    with pytest.raises(ValueError, match=r'bad input .*zero.png: empty file \(0 bytes\)'):
+        ImageFolderDataset(data_root=folder, pipeline=PIPELINE)
+    dataset = ImageFolderDataset(data_root=folder, pipeline=PIPELINE, precheck='none')
     zero = [i for i in range(len(dataset)) if dataset.get_data_info(i)['gt_path'].endswith(
         'zero.png')][0]
     with pytest.raises(ValueError, match='cannot read image .*zero.png'):
         dataset[zero]
     small = os.path.join(folder, 'small.png')
     Image.fromarray(photo('coffee', 16, 20)).save(small)
-    dataset = ImageFolderDataset(data_root=folder, pipeline=PIPELINE)
+    dataset = ImageFolderDataset(data_root=folder, pipeline=PIPELINE, precheck='none')
     idx = [i for i in range(len(dataset)) if dataset.get_data_info(i)['gt_path'] == small][0]
     with pytest.raises(ValueError, match=f'{small} is 16x20 .* smaller than the crop 24x24'):
         dataset[idx]

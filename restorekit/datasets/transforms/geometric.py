@@ -11,6 +11,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from restorekit.registry import TRANSFORMS
+from ..bad_inputs import BadInputError
 from ..base import require_rng
 
 DEFAULT_KEYS = ('gt_img', 'gt_gray', 'img', 'mask')
@@ -55,10 +56,19 @@ def _crop(results: dict, keys: Sequence[str], top: int, left: int, size: Tuple[i
         results[key] = np.ascontiguousarray(results[key][top:top + height, left:left + width])
 
 
+class ImageTooSmallError(BadInputError):
+    """An image smaller than the crop a pipeline takes from it (a bad input: it can be skipped)."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(path, message, message)
+
+
 def _too_small(owner: str, results: dict, shape: Tuple[int, int], crop: Tuple[int, int],
-               hint: str) -> ValueError:
-    return ValueError(f'{owner}: {_describe(results)} is {shape[0]}x{shape[1]} (HxW), smaller '
-                      f'than the crop {crop[0]}x{crop[1]}; {hint}')
+               hint: str) -> ImageTooSmallError:
+    path = results.get('gt_path') or results.get('img_path') or '?'
+    return ImageTooSmallError(
+        path, f'{owner}: {_describe(results)} is {shape[0]}x{shape[1]} (HxW), smaller than the '
+        f'crop {crop[0]}x{crop[1]}; {hint}')
 
 
 @TRANSFORMS.register_module()

@@ -15,7 +15,9 @@ Decoding policy (:func:`decode_image`), so that any reasonable file becomes uint
   ground truth stay aligned whatever their metadata says.
 
 A missing file raises :class:`FileNotFoundError`; a file that is not a readable image (zero bytes,
-truncated, text, unsupported mode) raises ``ValueError('cannot read image <path>: ...')``.
+truncated, text, unsupported mode) raises :class:`UnreadableImageError` (a ``ValueError``:
+``'cannot read image <path>: ...'``), a :class:`~restorekit.datasets.bad_inputs.BadInputError`
+that datasets may skip (``bad_inputs='skip'``).
 """
 import os
 from typing import Optional
@@ -24,12 +26,20 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from restorekit.registry import TRANSFORMS
+from ..bad_inputs import BadInputError
 from .color import rgb_to_gray
 
 COLOR_TYPES = ('color', 'grayscale', 'mask')
 #: Where ``LoadImageFromFile(key=...)`` stores its array, and how it reads it, by default.
 DEFAULT_OUT_KEYS = {'gt': 'gt_img', 'img': 'img', 'mask': 'mask'}
 DEFAULT_COLOR_TYPES = {'gt': 'color', 'img': 'grayscale', 'mask': 'mask'}
+
+
+class UnreadableImageError(BadInputError):
+    """A file that is not a readable image: ``'cannot read image <path>: <reason>'``."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, reason, f'cannot read image {path}: {reason}')
 
 
 def _scale_16bit(values: np.ndarray) -> np.ndarray:
@@ -51,11 +61,11 @@ def _decode_with_opencv(path: str) -> np.ndarray:
     encoded = np.fromfile(path, dtype=np.uint8)
     array = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
     if array is None:
-        raise ValueError(f'cannot read image {path}: OpenCV could not decode it')
+        raise UnreadableImageError(path, 'OpenCV could not decode it')
     if array.dtype == np.uint16:
         array = _scale_16bit(array)
     elif array.dtype != np.uint8:
-        raise ValueError(f'cannot read image {path}: unsupported sample type {array.dtype}')
+        raise UnreadableImageError(path, f'unsupported sample type {array.dtype}')
     if array.ndim == 3 and array.shape[2] == 3:
         array = array[..., ::-1]  # BGR -> RGB
     elif array.ndim == 3 and array.shape[2] == 4:
@@ -81,7 +91,7 @@ def _pil_to_array(image, path: str) -> np.ndarray:
         return _scale_16bit(np.array(image))
     if mode in ('CMYK', 'YCbCr', 'LAB', 'HSV', 'RGBX'):
         return np.array(image.convert('RGB'))
-    raise ValueError(f'cannot read image {path}: unsupported PIL mode {mode!r} (supported: 1, L, '
+    raise UnreadableImageError(path, f'unsupported PIL mode {mode!r} (supported: 1, L, '
                      'LA, P, PA, RGB, RGBA, I;16, I, CMYK, YCbCr, LAB, HSV)')
 
 
@@ -99,12 +109,10 @@ def decode_image(path: str) -> np.ndarray:
                 return _decode_with_opencv(path)
             image.load()
             return _pil_to_array(image, path)
-    except ValueError as error:
-        if str(error).startswith(f'cannot read image {path}'):
-            raise
-        raise ValueError(f'cannot read image {path}: {error}') from error
+    except UnreadableImageError:
+        raise
     except Exception as error:  # PIL raises OSError, SyntaxError, EOFError... for broken files
-        raise ValueError(f'cannot read image {path}: {type(error).__name__}: {error}') from error
+        raise UnreadableImageError(path, f'{type(error).__name__}: {error}') from error
 
 
 def composite_over_white(array: np.ndarray) -> np.ndarray:
