@@ -59,6 +59,15 @@ class RecordLossesHook(Hook):
         rank = dist.get_rank() if dist.is_initialized() else 0
         with open(os.path.join(self.out_dir, f'losses_rank{rank}.json'), 'w') as f:
             json.dump(self.losses, f)
+        model = runner.model
+        wrappers = {'model': type(model).__name__}
+        inner = getattr(model, 'module', model)
+        for name, child in inner.named_children():
+            wrappers[name] = type(child).__name__
+        params = {name: [float(p.double().sum()), float(p.double().abs().sum())]
+                  for name, p in inner.named_parameters()}
+        with open(os.path.join(self.out_dir, f'params_rank{rank}.json'), 'w') as f:
+            json.dump(dict(wrappers=wrappers, params=params), f)
 '''
 
 
@@ -73,8 +82,9 @@ def _run(args, env=None) -> str:
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:
         # torchrun ends with a summary table; the rank's own error is further up.
-        errors = [ln for ln in output.splitlines()
-                  if re.search(r'error|exception|terminate|abort|traceback|gloo', ln, re.I)]
+        errors = [ln[:400] for ln in output.splitlines()
+                  if re.search(r'error|exception|terminate|abort|traceback|gloo', ln, re.I)
+                  and 'Build settings' not in ln]
         pytest.fail(f'{args} exited with {proc.returncode}\n--- error lines ---\n'
                     + '\n'.join(errors[-60:]) + '\n--- tail ---\n' + output[-4000:])
     return output
@@ -172,3 +182,74 @@ def test_dist_test_with_two_processes_gives_the_single_process_metric(runs):
     # 3 samples on 2 ranks: the sampler pads one duplicate, the evaluator must drop it.
     assert sorted(p.name for p in (tmp_path / 'out2').iterdir()) == [
         f'TEST_{i:05d}.png' for i in range(3)]
+
+
+@pytest.fixture(scope='module')
+def gan_run(tiny_dacon_root, tmp_path_factory):
+    """configs/gan_unet.py (generator and discriminator DDPs) trained by 2 gloo processes."""
+    tmp_path = tmp_path_factory.mktemp('dist_gan')
+    (tmp_path / 'record_losses.py').write_text(RECORDER)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/gan_unet.py'))
+    cfg = shrink_config(cfg, tiny_dacon_root, str(tmp_path / 'gan'), iters=ITERS, num_eval=2)
+    # Every parameter takes part (a shallower smp encoder would leave layers unused, which the
+    # config's find_unused_parameters=False rightly refuses).
+    cfg.model.colorizer.update(encoder_name='resnet18', decoder_channels=(32, 16, 8, 8, 4))
+    cfg.model.discriminator.update(base_channels=8, n_layers=2)
+    cfg.train_dataloader.batch_size = 1
+    cfg.train_cfg.val_interval = 1000
+    cfg.custom_imports = dict(imports=['record_losses'], allow_failed_imports=False)
+    cfg.custom_hooks = list(cfg.custom_hooks) + [
+        dict(type='RecordLossesHook', out_dir=str(tmp_path / 'gan'))]
+    config = str(tmp_path / 'gan.py')
+    cfg.dump(config)
+    log = _run(['bash', 'tools/dist_train.sh', config, '2'], env=_dist_env(tmp_path))
+    return tmp_path / 'gan', log
+
+
+def test_gan_generator_and_discriminator_are_separate_ddps_kept_in_sync(gan_run):
+    out, log = gan_run
+    assert 'launcher pytorch, backend gloo, rank 0 of 2' in log, log[-3000:]
+    ranks = [json.loads((out / f'params_rank{r}.json').read_text()) for r in (0, 1)]
+    for record in ranks:
+        assert record['wrappers']['model'] == 'MMSeparateDistributedDataParallel'
+        assert record['wrappers']['colorizer'] == 'MMDistributedDataParallel'
+        assert record['wrappers']['discriminator'] == 'MMDistributedDataParallel'
+    losses = [json.loads((out / f'losses_rank{r}.json').read_text()) for r in (0, 1)]
+    assert len(losses[0]) == len(losses[1]) == ITERS
+    assert losses[0][0]['samples'] != losses[1][0]['samples']  # each rank its own data
+    # Different data on each rank, yet the same weights after every update: both networks'
+    # gradients were averaged across the ranks (the parameter names include both networks).
+    params = [record['params'] for record in ranks]
+    assert params[0].keys() == params[1].keys()
+    assert any('discriminator' in name for name in params[0])
+    assert any('colorizer' in name for name in params[0])
+    for name, value in params[0].items():
+        assert params[1][name] == pytest.approx(value, rel=1e-6, abs=1e-6), name
+    assert any('loss_gan' in term or 'loss_d' in term for term in losses[0][0]), losses[0][0]
+
+
+def test_a_frozen_stage_does_not_break_ddp(tiny_dacon_root, tmp_path):
+    """DDP refuses parameters that get no gradient unless find_unused_parameters=True; a frozen
+    stage's parameters are excluded instead (requires_grad=False before wrapping)."""
+    (tmp_path / 'record_losses.py').write_text(RECORDER)
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/unet_two_stage_demo.py'))
+    cfg = shrink_config(cfg, tiny_dacon_root, str(tmp_path / 'frozen'), iters=2, num_eval=2)
+    for stage in ('inpainter', 'colorizer'):
+        cfg.model[stage].update(encoder_name='resnet18', encoder_depth=5,
+                                decoder_channels=(32, 16, 8, 8, 4))
+    cfg.model.frozen_stages = ['inpainter']
+    cfg.model.inpainter_losses = []
+    cfg.find_unused_parameters = False
+    cfg.train_dataloader.batch_size = 1
+    cfg.train_cfg.val_interval = 1000
+    cfg.custom_imports = dict(imports=['record_losses'], allow_failed_imports=False)
+    cfg.custom_hooks = list(cfg.custom_hooks) + [
+        dict(type='RecordLossesHook', out_dir=str(tmp_path / 'frozen'))]
+    config = str(tmp_path / 'frozen.py')
+    cfg.dump(config)
+    _run(['bash', 'tools/dist_train.sh', config, '2'], env=_dist_env(tmp_path))
+    ranks = [json.loads((tmp_path / 'frozen' / f'params_rank{r}.json').read_text())['params']
+             for r in (0, 1)]
+    assert any(name.startswith('colorizer') for name in ranks[0])
+    for name, value in ranks[0].items():
+        assert ranks[1][name] == pytest.approx(value, rel=1e-6, abs=1e-6), name
