@@ -56,6 +56,9 @@ def setup_distributed(cfg: Config) -> None:
     print_log(f'torch.distributed started: launcher {launcher}, backend {backend}, rank '
               f'{torch.distributed.get_rank()} of {torch.distributed.get_world_size()}',
               logger='current')
+    if cfg.get('strategy') is not None:
+        _fit_strategy_to_hardware(cfg)
+        return
     if not torch.cuda.is_available():
         wrapper_cfg = cfg.get('model_wrapper_cfg', None)
         if wrapper_cfg is None:
@@ -64,6 +67,27 @@ def setup_distributed(cfg: Config) -> None:
                 find_unused_parameters=cfg.get('find_unused_parameters', False))
         wrapper_cfg.setdefault('device_ids', None)
         cfg.model_wrapper_cfg = wrapper_cfg
+
+
+def _fit_strategy_to_hardware(cfg: Config) -> None:
+    """Check a FlexibleRunner strategy config and place FSDP on the CPU when there is no GPU.
+
+    mmengine's ``FSDPStrategy`` passes ``device_id=LOCAL_RANK`` (a CUDA device) to FSDP; without
+    CUDA the shards live on the CPU (gloo), the route the CPU tests take.
+    """
+    strategy = cfg.strategy
+    if cfg.get('runner_type') != 'FlexibleRunner':
+        raise ValueError("a config with `strategy` needs runner_type='FlexibleRunner' (see "
+                         'configs/_base_/strategies/fsdp.py)')
+    if strategy.get('type') == 'FSDPStrategy':
+        if cfg.model.get('discriminator') is not None:
+            raise ValueError(
+                'FSDPStrategy trains through the wrapper\'s standard train_step, which the '
+                "Restorer's adversarial step (one update per network) cannot use; train GAN "
+                'configs with the DDP wrappers (tools/dist_train.sh without the FSDP base).')
+        if not torch.cuda.is_available():
+            strategy.setdefault('model_wrapper', {})
+            strategy.model_wrapper.setdefault('device_id', torch.device('cpu'))
 
 
 def build_runner(cfg: Config) -> Runner:

@@ -60,7 +60,8 @@ class RecordLossesHook(Hook):
         with open(os.path.join(self.out_dir, f'losses_rank{rank}.json'), 'w') as f:
             json.dump(self.losses, f)
         model = runner.model
-        wrappers = {'model': type(model).__name__}
+        wrappers = {'model': type(model).__name__, 'fsdp_units': sum(
+            type(m).__name__.endswith('FullyShardedDataParallel') for m in model.modules())}
         inner = getattr(model, 'module', model)
         for name, child in inner.named_children():
             wrappers[name] = type(child).__name__
@@ -253,3 +254,64 @@ def test_a_frozen_stage_does_not_break_ddp(tiny_dacon_root, tmp_path):
     assert any(name.startswith('colorizer') for name in ranks[0])
     for name, value in ranks[0].items():
         assert ranks[1][name] == pytest.approx(value, rel=1e-6, abs=1e-6), name
+
+
+def test_fsdp_strategy_trains_like_ddp_and_saves_a_plain_checkpoint(runs, tmp_path):
+    """configs/_base_/strategies/fsdp.py: FlexibleRunner + FSDPStrategy on 2 gloo processes
+    (shards on the CPU) computes what a 1-process run computes from the same initial weights, and
+    its checkpoint (the full state dict, gathered on rank 0) loads in a plain tools/test.py.
+
+    Both runs start from one saved initialisation (``load_from``): FlexibleRunner builds the
+    model at another point of the seeded random stream than Runner does.
+    """
+    dist_dir, env, single, _ = runs
+    init = str(tmp_path / 'init.pth')
+    torch.save({'state_dict': safe_torch_load(
+        str(dist_dir / 'single' / f'iter_{ITERS}.pth'))['state_dict'], 'meta': {}}, init)
+
+    def variant(name: str, source: str, fsdp: bool) -> str:
+        cfg = Config.fromfile(source, import_custom_modules=False)
+        if fsdp:
+            cfg.merge_from_dict(Config.fromfile(
+                osp.join(ROOT, 'configs/_base_/strategies/fsdp.py')).to_dict())
+            # Small units, so that the tiny test networks are really split into several shards.
+            cfg.strategy.model_wrapper.auto_wrap_policy.min_num_params = 2000
+        cfg.load_from = init
+        cfg.work_dir = str(tmp_path / name)
+        cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'RecordLossesHook'] + [
+            dict(type='RecordLossesHook', out_dir=str(tmp_path / name))]
+        path = str(tmp_path / f'{name}.py')
+        cfg.dump(path)
+        return path
+
+    _run([sys.executable, 'tools/train.py', variant('one', single, fsdp=False)], env=env)
+    _run(['bash', 'tools/dist_train.sh', variant('fsdp', str(dist_dir / 'double.py'),
+                                                        fsdp=True), '2'], env=env)
+    wrappers = json.loads((tmp_path / 'fsdp' / 'params_rank0.json').read_text())['wrappers']
+    assert wrappers['model'] == 'MMFullyShardedDataParallel' and wrappers['fsdp_units'] > 2
+
+    one = json.loads((tmp_path / 'one' / 'losses_rank0.json').read_text())
+    ranks = [json.loads((tmp_path / 'fsdp' / f'losses_rank{r}.json').read_text()) for r in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == ITERS
+    for it, (reference, a, b) in enumerate(zip(one, *ranks), start=1):
+        assert reference['samples'] == a['samples'] + b['samples'], it
+        for term in (name for name in reference if name.startswith('loss')):
+            assert (a[term] + b[term]) / 2 == pytest.approx(reference[term], abs=TOLERANCE), \
+                (it, term)
+    weights = safe_torch_load(str(tmp_path / 'fsdp' / f'iter_{ITERS}.pth'))['state_dict']
+    reference = safe_torch_load(str(tmp_path / 'one' / f'iter_{ITERS}.pth'))['state_dict']
+    assert weights.keys() == reference.keys()
+    for key, value in reference.items():
+        torch.testing.assert_close(weights[key], value, atol=TOLERANCE, rtol=0,
+                                   msg=lambda m, k=key: f'{k}: {m}')
+    _metrics(_run([sys.executable, 'tools/test.py', single, str(tmp_path / 'fsdp' /
+                   f'iter_{ITERS}.pth'), '--work-dir', str(tmp_path / 'test')], env=env))
+
+
+def test_fsdp_refuses_gan_configs():
+    from restorekit.engine.runner_utils import _fit_strategy_to_hardware
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/gan_unet.py'))
+    cfg.merge_from_dict(Config.fromfile(
+        osp.join(ROOT, 'configs/_base_/strategies/fsdp.py')).to_dict())
+    with pytest.raises(ValueError, match='GAN configs with the DDP wrappers'):
+        _fit_strategy_to_hardware(cfg)
