@@ -1,0 +1,405 @@
+"""Restore photographs with a trained :class:`~restorekit.models.restorers.Restorer`, from Python.
+
+::
+
+    from restorekit.apis import RestorationInferencer
+
+    inferencer = RestorationInferencer('configs/unet_two_stage.py', 'work_dirs/iter_200000.pth')
+    rgb = inferencer('damaged.png')                      # uint8 (H, W, 3)
+    results = inferencer.restore(['a.png', 'b.jpg'])     # RestorationResult per image
+
+The inferencer builds the config's model (training-only parts left out), loads the checkpoint with
+:func:`~restorekit.engine.checkpoint.safe_torch_load` and runs the Restorer's own stages: its data
+preprocessor pads and normalises, :meth:`Restorer.inpaint` fills the damage and puts the known
+pixels back, :meth:`Restorer.colorize` colours the result. The design follows mmagic's
+``mmagic/apis/inferencers`` (one object that owns the model and takes images in any form).
+"""
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
+
+from restorekit.engine.checkpoint import safe_torch_load
+from .image_io import ImageLike, read_gray, read_mask
+from .tiling import Tile, batched, check_tile_options, run_tiled
+
+#: Config keys of the Restorer that only training needs; the inferencer leaves them out.
+TRAINING_ONLY_KEYS = ('discriminator', 'gan_loss', 'r1_penalty', 'detector_losses',
+                      'inpainter_losses', 'colorizer_losses', 'frozen_stages')
+#: The Restorer's submodules that restore (the others only train).
+INFERENCE_MODULES = ('data_preprocessor', 'mask_detector', 'inpainter', 'colorizer')
+OUTPUT_TYPES = ('numpy', 'pil')
+
+
+@dataclass
+class RestorationResult:
+    """The restoration of one image.
+
+    Attributes:
+        output: uint8 (H, W, 3) RGB, the restored photograph, the size of the input.
+        mask: bool (H, W), the damage used (True = damaged): the given mask, or the detected one.
+        gray: uint8 (H, W), the grey input the model saw.
+        inpainted_gray: uint8 (H, W), the inpainted grey image (equal to ``gray`` wherever
+            ``mask`` is False), when the model has an inpainter; else ``None``.
+        input_mode: The original mode of the input (``'L'``, ``'RGB'``, ``'I;16'``...; see
+            :func:`~restorekit.apis.image_io.read_gray`).
+    """
+    output: np.ndarray
+    mask: np.ndarray
+    gray: np.ndarray
+    inpainted_gray: Optional[np.ndarray]
+    input_mode: Optional[str] = None
+
+
+def _inference_model_config(model_cfg: dict, with_checkpoint: bool) -> dict:
+    """The model config without training-only parts.
+
+    With a checkpoint, every weight comes from it: ``stage_init`` and local ``encoder_weights``
+    files (which need not exist where the model is deployed) are dropped too.
+    """
+    model_cfg = model_cfg.to_dict() if isinstance(model_cfg, ConfigDict) else dict(model_cfg)
+    for key in TRAINING_ONLY_KEYS:
+        model_cfg.pop(key, None)
+    if with_checkpoint:
+        model_cfg.pop('stage_init', None)
+        model_cfg = _without_encoder_weights(model_cfg)
+    return model_cfg
+
+
+def _without_encoder_weights(node):
+    """A copy of a config tree with every ``encoder_weights`` set to ``None``."""
+    if isinstance(node, dict):
+        return {
+            key: (None if key == 'encoder_weights' else _without_encoder_weights(value))
+            for key, value in node.items()
+        }
+    if isinstance(node, (list, tuple)):
+        return type(node)(_without_encoder_weights(value) for value in node)
+    return node
+
+
+def load_inference_weights(model: torch.nn.Module, checkpoint: str) -> List[str]:
+    """Load a checkpoint's weights of the restoring stages into ``model``, strictly.
+
+    Reads the file with :func:`~restorekit.engine.checkpoint.safe_torch_load` (``weights_only``
+    allow-list, nothing executed). Accepts an mmengine checkpoint (``{'state_dict': ...}``) or a
+    bare state dict, with or without a DDP ``module.`` prefix. Weights of training-only parts
+    (discriminator, losses) are skipped; their top-level names are returned.
+
+    Raises:
+        ValueError: the file holds no state dict, or its weights do not fit the model (missing or
+            unexpected keys, wrong shapes), with the keys named.
+    """
+    loaded = safe_torch_load(checkpoint, map_location='cpu')
+    state = loaded.get('state_dict', loaded) if isinstance(loaded, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(key, str) for key in state):
+        raise ValueError(f'checkpoint {checkpoint} holds a {type(loaded).__name__}, not a state '
+                         f"dict nor an mmengine checkpoint with a 'state_dict'")
+    if state and all(key.startswith('module.') for key in state):
+        state = {key[len('module.'):]: value for key, value in state.items()}
+    own_prefixes = {key.split('.', 1)[0] for key in model.state_dict()}
+    kept = {key: value for key, value in state.items() if key.split('.', 1)[0] in own_prefixes}
+    checkpoint_prefixes = {key.split('.', 1)[0] for key in state}
+    skipped = sorted(checkpoint_prefixes - own_prefixes)
+    try:
+        missing, unexpected = model.load_state_dict(kept, strict=False)
+    except RuntimeError as error:  # shape mismatches
+        raise ValueError(f'checkpoint {checkpoint} does not fit the config\'s model: {error}') \
+            from None
+    if missing or unexpected:
+        raise ValueError(
+            f'checkpoint {checkpoint} does not fit the config\'s model: missing keys '
+            f'{missing[:5]}{" ..." if len(missing) > 5 else ""} ({len(missing)}), unexpected keys '
+            f'{unexpected[:5]}{" ..." if len(unexpected) > 5 else ""} ({len(unexpected)}). Is it '
+            f'a checkpoint of this config? (it holds the parts {sorted(checkpoint_prefixes)})')
+    return skipped
+
+
+class RestorationInferencer:
+    """Restores damaged grey photographs (paths, PIL images or arrays) with a Restorer config.
+
+    Args:
+        config: A config file path or an mmengine ``Config`` with a ``model`` (a ``Restorer``).
+        checkpoint: A checkpoint file (loaded with ``weights_only=True``); ``None`` gives random
+            weights, for tests only (a warning is logged). Random weights are drawn from
+            ``seed`` without touching torch's global random state.
+        device: ``'cpu'``, ``'cuda'``, ``'cuda:1'``...
+        batch_size: Images of equal size restored together (and tiles of one image).
+        tile: Restore images larger than ``tile`` pixels (height or width) in overlapping tiles
+            of ``tile x tile`` (see :mod:`restorekit.apis.tiling`); ``None`` restores every image
+            whole. A multiple of the preprocessor's ``pad_size_divisor`` wastes no padding.
+        tile_overlap: Least overlap of neighbouring tiles, in pixels.
+        cfg_options: Overrides merged into the config (``{'model.colorizer.encoder_depth': 3}``).
+        seed: Seed of the random weights when ``checkpoint`` is ``None``.
+
+    Masks: a given mask is used as it is (the model's detector is not run for that image). Without
+    one, the model's ``mask_detector`` finds the damage, as in :meth:`Restorer.predict`; a model
+    without a detector gets the mask of the constant-grey-fill rule
+    (:func:`~restorekit.models.detectors.constant_fill.detect_constant_fill`), which is what the
+    DACON damage is.
+    """
+
+    def __init__(self,
+                 config: Union[str, Config],
+                 checkpoint: Optional[str] = None,
+                 device: str = 'cpu',
+                 batch_size: int = 1,
+                 tile: Optional[int] = None,
+                 tile_overlap: int = 32,
+                 cfg_options: Optional[dict] = None,
+                 seed: int = 0) -> None:
+        from mmengine.registry import init_default_scope
+
+        from restorekit.registry import MODELS
+
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f'batch_size must be a positive integer, got {batch_size!r}')
+        if tile is not None:
+            check_tile_options(tile, tile_overlap)
+        self.batch_size = int(batch_size)
+        self.tile = None if tile is None else int(tile)
+        self.tile_overlap = int(tile_overlap)
+
+        cfg = Config.fromfile(config) if isinstance(config, str) else config.copy()
+        if not isinstance(cfg, Config):
+            raise TypeError(f'config must be a file path or an mmengine Config, got '
+                            f'{type(config).__name__}')
+        if cfg_options:
+            cfg.merge_from_dict(cfg_options)
+        if 'model' not in cfg:
+            raise KeyError(f'config {getattr(cfg, "filename", None) or config!r} has no `model`')
+        self.cfg = cfg
+        init_default_scope('restorekit')
+        model_cfg = _inference_model_config(cfg.model, with_checkpoint=checkpoint is not None)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = MODELS.build(model_cfg)
+        if checkpoint is None:
+            print_log(
+                'RestorationInferencer: no checkpoint, the model has RANDOM weights; its outputs '
+                'are meaningless (use this for tests only).',
+                logger='current',
+                level=logging.WARNING)
+        else:
+            skipped = load_inference_weights(model, checkpoint)
+            if skipped:
+                print_log(
+                    f'RestorationInferencer: skipped the training-only weights {skipped} '
+                    f'of {checkpoint}',
+                    logger='current')
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self._fill_rule = None
+
+    # --- public API -------------------------------------------------------------------------------
+    def __call__(self,
+                 images: Union[ImageLike, Sequence[ImageLike]],
+                 masks=None,
+                 output_type: str = 'numpy'):
+        """Restore one image or a list; returns the RGB output(s) (uint8 (H, W, 3) or PIL).
+
+        Args:
+            images: One image or a list (tuple) of images: paths, PIL images or numpy arrays
+                ((H, W) or (H, W, 3/4), uint8 or uint16), see :func:`~.image_io.read_gray`.
+            masks: ``None`` (find the damage), one mask (for one image, or used for every image of
+                a list), or a list with one mask (or ``None``) per image; nonzero/True = damaged.
+            output_type: ``'numpy'`` or ``'pil'``.
+        """
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f'output_type must be one of {OUTPUT_TYPES}, got {output_type!r}')
+        single = not isinstance(images, (list, tuple))
+        outputs = [result.output for result in self.restore(images, masks)]
+        if output_type == 'pil':
+            from PIL import Image
+            outputs = [Image.fromarray(output) for output in outputs]
+        return outputs[0] if single else outputs
+
+    def restore(self,
+                images: Union[ImageLike, Sequence[ImageLike]],
+                masks=None) -> List[RestorationResult]:
+        """Restore images; one :class:`RestorationResult` per image, in order.
+
+        Images of equal size are batched (up to ``batch_size``); images larger than ``tile`` are
+        restored in tiles. See :meth:`__call__` for ``images`` and ``masks``.
+        """
+        image_list = list(images) if isinstance(images, (list, tuple)) else [images]
+        if not image_list:
+            return []
+        mask_list = self._mask_list(masks, len(image_list), isinstance(images, (list, tuple)))
+        grays, modes = zip(*(read_gray(image) for image in image_list))
+        given = [
+            None if mask is None else read_mask(mask, gray.shape)
+            for mask, gray in zip(mask_list, grays)
+        ]
+        results: List[Optional[RestorationResult]] = [None] * len(grays)
+        groups: Dict[Tuple[int, int], List[int]] = OrderedDict()
+        for index, gray in enumerate(grays):
+            if self._needs_tiling(gray.shape):
+                results[index] = self._restore_tiled(gray, given[index])
+            else:
+                groups.setdefault(gray.shape, []).append(index)
+        for indices in groups.values():
+            for chunk in batched(indices, self.batch_size):
+                restored = self._restore_batch([grays[i] for i in chunk], [given[i] for i in chunk])
+                for index, result in zip(chunk, restored):
+                    results[index] = result
+        for result, mode in zip(results, modes):
+            result.input_mode = mode
+        return results
+
+    # --- helpers ----------------------------------------------------------------------------------
+    @staticmethod
+    def _mask_list(masks, count: int, is_list: bool) -> list:
+        if masks is None:
+            return [None] * count
+        if isinstance(masks, (list, tuple)):
+            if not is_list:
+                raise ValueError('masks is a list but images is one image; pass one mask, or '
+                                 'a list of images')
+            if len(masks) != count:
+                raise ValueError(f'got {count} images but {len(masks)} masks; pass one mask (or '
+                                 'None) per image')
+            return list(masks)
+        return [masks] * count
+
+    def _needs_tiling(self, shape: Tuple[int, int]) -> bool:
+        return self.tile is not None and (shape[0] > self.tile or shape[1] > self.tile)
+
+    @property
+    def fill_rule(self):
+        """The constant-fill rule used when the model has no detector and no mask is given."""
+        if self._fill_rule is None:
+            from restorekit.models.detectors.constant_fill import ConstantFillDetector
+            self._fill_rule = ConstantFillDetector()
+        return self._fill_rule
+
+    def _rule_mask(self, gray: np.ndarray) -> np.ndarray:
+        from restorekit.models.detectors.constant_fill import detect_constant_fill
+        return detect_constant_fill(gray, **self.fill_rule.rule_kwargs).mask
+
+    def _preprocess(self, grays: Sequence[np.ndarray]):
+        """The model's preprocessed batch: ``(inputs (N, 1, Hp, Wp), data samples)``."""
+        from restorekit.structures import RestorationDataSample
+
+        inputs = [torch.from_numpy(np.ascontiguousarray(gray))[None] for gray in grays]
+        data = self.model.data_preprocessor(
+            dict(inputs=inputs, data_samples=[RestorationDataSample() for _ in grays]))
+        return data['inputs'], data['data_samples']
+
+    def _padded_masks(self, masks: Sequence[np.ndarray], samples) -> torch.Tensor:
+        """Float {0, 1} (N, 1, Hp, Wp) of bool (H, W) masks, padded with 0 like the inputs."""
+        for mask, sample in zip(masks, samples):
+            sample.mask = torch.from_numpy(np.ascontiguousarray(mask)).to(torch.uint8)[None]
+        return self.model.data_preprocessor.stack_targets(samples, keys=('mask', ))['mask']
+
+    def _batch_mask(self, inputs: torch.Tensor, samples, grays: Sequence[np.ndarray],
+                    given: Sequence[Optional[np.ndarray]]) -> torch.Tensor:
+        """The padded damage mask of a batch: given masks, else the detector's or the rule's.
+
+        The detector's mask is kept uncropped (padding included), as :meth:`Restorer.predict` uses
+        it, so an image without a given mask is restored exactly as ``predict`` restores it.
+        """
+        detected = None
+        if self.model.mask_detector is not None and any(mask is None for mask in given):
+            detected = self.model.detected_mask(self.model.mask_detector(inputs))
+        masks = [
+            mask if mask is not None else
+            (np.zeros(gray.shape, bool) if detected is not None else self._rule_mask(gray))
+            for mask, gray in zip(given, grays)
+        ]
+        padded = self._padded_masks(masks, samples).to(inputs.dtype)
+        if detected is not None:
+            use_detected = torch.tensor([mask is None for mask in given], device=inputs.device)
+            padded = torch.where(use_detected[:, None, None, None], detected, padded)
+        return padded
+
+    def _run_stages(self, inputs: torch.Tensor, mask: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Inpaint (known pixels put back) and colorize: float outputs in [-1, 1], padded."""
+        raw, composite = self.model.inpaint(inputs, mask)
+        outputs = dict(rgb=self.model.colorize(composite), mask=mask)
+        if raw is not None:
+            outputs['composite'] = composite
+        return outputs
+
+    def _restore_batch(self, grays: Sequence[np.ndarray],
+                       given: Sequence[Optional[np.ndarray]]) -> List[RestorationResult]:
+        """Restore images of one size together."""
+        preprocessor = self.model.data_preprocessor
+        with torch.inference_mode():
+            inputs, samples = self._preprocess(grays)
+            mask = self._batch_mask(inputs, samples, grays, given)
+            outputs = self._run_stages(inputs, mask)
+            rgbs = preprocessor.destruct(outputs['rgb'], samples)
+            masks = preprocessor.crop(outputs['mask'] > 0.5, samples)
+            composites = (
+                preprocessor.destruct(outputs['composite'], samples)
+                if 'composite' in outputs else [None] * len(grays))
+        results = []
+        for gray, rgb, mask_, composite in zip(grays, rgbs, masks, composites):
+            results.append(
+                RestorationResult(
+                    output=np.ascontiguousarray(rgb.permute(1, 2, 0).cpu().numpy()),
+                    mask=mask_[0].cpu().numpy(),
+                    gray=gray,
+                    inpainted_gray=None if composite is None else composite[0].cpu().numpy()))
+        return results
+
+    # --- tiles ------------------------------------------------------------------------------------
+    def _tiled_mask(self, gray: np.ndarray, given: Optional[np.ndarray]) -> np.ndarray:
+        """The damage mask of a tiled image: given, the rule's on the whole image, or the
+        detector's logits blended over the tiles (a ConstantFillDetector sees the whole image,
+        since its rule measures whole regions)."""
+        from restorekit.models.detectors.constant_fill import ConstantFillDetector
+
+        if given is not None:
+            return given
+        detector = self.model.mask_detector
+        if detector is None:
+            return self._rule_mask(gray)
+        with torch.inference_mode():
+            if isinstance(detector, ConstantFillDetector):
+                inputs, samples = self._preprocess([gray])
+                mask = self.model.detected_mask(detector(inputs))
+                return self.model.data_preprocessor.crop(mask > 0.5, samples)[0][0].cpu().numpy()
+
+            def detect(tiles: List[Tile]) -> List[Dict[str, torch.Tensor]]:
+                inputs, samples = self._preprocess([gray[tile.slices] for tile in tiles])
+                logits = self.model.data_preprocessor.crop(detector(inputs), samples)
+                return [dict(logits=value) for value in logits]
+
+            blended = run_tiled(detect, *gray.shape, self.tile, self.tile_overlap, self.batch_size)
+        return (blended['logits'][0] > 0).numpy()
+
+    def _restore_tiled(self, gray: np.ndarray, given: Optional[np.ndarray]) -> RestorationResult:
+        """Restore one large image tile by tile and blend (see :mod:`restorekit.apis.tiling`)."""
+        mask = self._tiled_mask(gray, given)
+
+        def restore(tiles: List[Tile]) -> List[Dict[str, torch.Tensor]]:
+            inputs, samples = self._preprocess([gray[tile.slices] for tile in tiles])
+            padded_mask = self._padded_masks([mask[tile.slices] for tile in tiles],
+                                             samples).to(inputs.dtype)
+            outputs = self._run_stages(inputs, padded_mask)
+            outputs.pop('mask')
+            crops = {
+                name: self.model.data_preprocessor.crop(value, samples)
+                for name, value in outputs.items()
+            }
+            return [{name: crops[name][i] for name in crops} for i in range(len(tiles))]
+
+        with torch.inference_mode():
+            blended = run_tiled(restore, *gray.shape, self.tile, self.tile_overlap, self.batch_size)
+        from restorekit.models.restorers.data_preprocessor import unit_range_to_uint8
+
+        output = unit_range_to_uint8(blended['rgb']).permute(1, 2, 0).numpy()
+        inpainted = None
+        if 'composite' in blended:
+            inpainted = unit_range_to_uint8(blended['composite'])[0].numpy()
+            # The blend of exact known pixels is exact up to float rounding; make it exact.
+            inpainted = np.where(mask, inpainted, gray)
+        return RestorationResult(
+            output=np.ascontiguousarray(output), mask=mask, gray=gray, inpainted_gray=inpainted)
