@@ -1,7 +1,7 @@
 """A segmentation_models_pytorch network usable as mask detector, inpainter or colorizer."""
 import inspect
 import os
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -46,8 +46,53 @@ def _check_local_weights_path(encoder_weights) -> None:
         '"path/encoder.pth") and pass encoder_weights="path/encoder.pth".')
 
 
-def load_encoder_state_dict(encoder: nn.Module, path: str) -> None:
+def drop_unused_encoder_modules(encoder: nn.Module, in_channels: int, depth: int) -> List[str]:
+    """Replace the encoder's children whose parameters a forward pass never uses by
+    ``nn.Identity``; return their names.
+
+    smp builds the whole backbone whatever ``encoder_depth`` is (a ResNet of depth 4 keeps its
+    ``layer4``, 8.4M of resnet18's 11.2M parameters) and only skips it in ``forward``. Parameters
+    that never get a gradient waste memory and make DDP fail unless
+    ``find_unused_parameters=True`` (which costs a graph traversal every iteration). One forward
+    and backward pass on a small random input finds the children none of whose parameters
+    receive a gradient (a gradient, not a forward hook: encoders such as VGG run slices of a
+    child, which hooks on the child would not see). An encoder whose dry run fails is kept whole.
+    """
+    size = 2**max(depth, 1) * 2
+    generator = torch.Generator().manual_seed(0)
+    was_training = encoder.training
+    params = list(encoder.parameters())
+    saved_grads = [param.grad for param in params]
+    try:
+        encoder.eval()
+        for param in params:
+            param.grad = None
+        with torch.enable_grad():
+            features = encoder(torch.randn(1, in_channels, size, size, generator=generator))
+            sum(feature.float().sum() for feature in features
+                if isinstance(feature, torch.Tensor) and feature.requires_grad).backward()
+        used = {name for name, child in encoder.named_children()
+                if any(param.grad is not None for param in child.parameters())}
+    except Exception:  # an encoder that needs other input sizes: keep every module
+        return []
+    finally:
+        encoder.train(was_training)
+        for param, grad in zip(params, saved_grads):
+            param.grad = grad
+    unused = [name for name, child in encoder.named_children()
+              if name not in used and any(True for _ in child.parameters())]
+    for name in unused:
+        setattr(encoder, name, nn.Identity())
+    return unused
+
+
+def load_encoder_state_dict(encoder: nn.Module, path: str,
+                            ignore_prefixes: Sequence[str] = ()) -> None:
     """Load a local state dict file into ``encoder``, strictly.
+
+    Keys under ``ignore_prefixes`` (the modules :func:`drop_unused_encoder_modules` removed, e.g.
+    ``layer4`` of a depth-4 ResNet) are skipped, so a full backbone's weights load into a
+    shallower encoder.
 
     Accepts a plain state dict or one under a ``'state_dict'`` key, with or without an
     ``'encoder.'`` prefix on every key. A first-conv weight saved for a different number of input
@@ -70,6 +115,8 @@ def load_encoder_state_dict(encoder: nn.Module, path: str) -> None:
                          'not a state dict.')
     if state and all(key.startswith('encoder.') for key in state):
         state = {key[len('encoder.'):]: value for key, value in state.items()}
+    state = {key: value for key, value in state.items()
+             if not any(key.startswith(f'{prefix}.') for prefix in ignore_prefixes)}
 
     own = encoder.state_dict()
     missing = sorted(set(own) - set(state))
@@ -162,8 +209,12 @@ class SmpUNet(nn.Module):
                              f'({out_channels}).')
         self.model = self._create_smp_model(arch, encoder_name, encoder_depth, decoder_channels,
                                             smp_kwargs)
+        #: Encoder children that ``encoder_depth`` never runs, replaced by ``nn.Identity``.
+        self.unused_encoder_modules = drop_unused_encoder_modules(
+            self.model.encoder, self.in_channels + int(self.use_mask), self.encoder_depth)
         if encoder_weights is not None:
-            load_encoder_state_dict(self.model.encoder, str(encoder_weights))
+            load_encoder_state_dict(self.model.encoder, str(encoder_weights),
+                                    ignore_prefixes=self.unused_encoder_modules)
 
     def _create_smp_model(self, arch: str, encoder_name: str, encoder_depth: int,
                           decoder_channels: Optional[Sequence[int]], smp_kwargs: dict) -> nn.Module:

@@ -152,3 +152,30 @@ def test_importing_the_module_does_not_import_smp():
             "print('segmentation_models_pytorch' in sys.modules, 'timm' in sys.modules)")
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ['False', 'False']
+
+
+def test_encoder_modules_a_shallow_depth_never_runs_are_dropped():
+    net = SmpUNet(encoder_name='resnet18', encoder_depth=4, decoder_channels=(16, 8, 8, 4))
+    assert net.unused_encoder_modules == ['layer4']
+    assert not any(name.startswith('model.encoder.layer4') for name, _ in net.named_parameters())
+    net(torch.rand(2, 1, 64, 64)).mean().backward()
+    # Every parameter left takes part, so DDP needs no find_unused_parameters.
+    assert all(p.grad is not None for p in net.parameters())
+    full = SmpUNet(encoder_name='resnet18', encoder_depth=5)
+    assert full.unused_encoder_modules == []
+
+
+def test_encoders_that_run_slices_of_a_child_keep_it():
+    net = SmpUNet(encoder_name='vgg11', encoder_depth=3, decoder_channels=(16, 8, 4))
+    assert net.unused_encoder_modules == []  # VGG runs slices of `features`
+    assert net(torch.rand(1, 1, 32, 32)).shape == (1, 1, 32, 32)
+
+
+def test_a_full_backbone_file_loads_into_a_shallower_encoder(tmp_path):
+    full = SmpUNet(encoder_name='resnet18', encoder_depth=5)
+    path = str(tmp_path / 'resnet18_full.pth')
+    torch.save(full.encoder.state_dict(), path)
+    shallow = SmpUNet(encoder_name='resnet18', encoder_depth=4, decoder_channels=(16, 8, 8, 4),
+                      encoder_weights=path)
+    torch.testing.assert_close(shallow.encoder.layer3[0].conv1.weight,
+                               full.encoder.layer3[0].conv1.weight)
