@@ -34,7 +34,9 @@ from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
-from mmengine.registry import Registry
+# Every registry below is a PluginRegistry: mmengine's Registry that also loads the plugins of the
+# `restorekit.plugins` entry point group on its first search (restorekit/plugins.py).
+from restorekit.plugins import PluginRegistry as Registry
 
 SCOPE = 'restorekit'
 
@@ -88,7 +90,7 @@ _LOSS_MODULES = [
 _METRIC_MODULES = ['restorekit.evaluation.dacon', 'restorekit.evaluation.psnr_ssim']
 _ENGINE_MODULES = [
     'restorekit.engine.hooks', 'restorekit.engine.checkpoint_hook', 'restorekit.engine.nan_guard',
-    'restorekit.engine.bad_input_hook'
+    'restorekit.engine.bad_input_hook', 'restorekit.engine.visualization_hook'
 ]
 _OPTIM_WRAPPER_MODULES = [
     'restorekit.engine.optim_wrappers', 'restorekit.engine.optim_constructors'
@@ -117,7 +119,9 @@ LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['restorekit.engine'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=_METRIC_MODULES)
 EVALUATORS = Registry('evaluator', parent=MMENGINE_EVALUATOR, locations=['restorekit.evaluation'])
 VISUALIZERS = Registry(
-    'visualizer', parent=MMENGINE_VISUALIZERS, locations=['restorekit.engine'])
+    'visualizer',
+    parent=MMENGINE_VISUALIZERS,
+    locations=['restorekit.visualization.restoration_visualizer'])
 VISBACKENDS = Registry('vis backend', parent=MMENGINE_VISBACKENDS, locations=['restorekit.engine'])
 
 # --- domain registries ----------------------------------------------------------------------------

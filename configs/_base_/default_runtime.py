@@ -11,6 +11,14 @@ default_hooks = dict(
         type='AtomicCheckpointHook', interval=1000, by_epoch=False, max_keep_ckpts=3,
         save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Grids of damaged | mask | inpainted | output | ground truth: the first train_samples of the
+    # batch every `interval` iterations, the first val_samples of every validation
+    # (docs/visualization.md). interval=0 / val_samples=0 turn either off.
+    visualization=dict(
+        type='RestorationVisualizationHook', interval=1000, train_samples=2, val_samples=8),
+    # Logs the count and names of the bad input files that datasets with bad_inputs='skip' left
+    # out, at the end of training and testing (docs/data.md).
+    bad_inputs=dict(type='BadInputReportHook'),
 )
 
 env_cfg = dict(
@@ -25,8 +33,13 @@ env_cfg = dict(
 custom_hooks = [dict(type='NonFiniteLossHook', action='stop')]
 
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=False)
+# LocalVisBackend writes the grids as PNGs under <work_dir>/<timestamp>/vis_data/vis_image/. To log
+# to TensorBoard as well (pip install tensorboard), override in a config or with --cfg-options:
+#   visualizer = dict(
+#       vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
+# (WandbVisBackend likewise, with wandb installed).
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='Visualizer', vis_backends=vis_backends)
+visualizer = dict(type='RestorationVisualizer', vis_backends=vis_backends)
 log_level = 'INFO'
 load_from = None
 resume = False

@@ -34,7 +34,7 @@ def test_skipped_files_are_counted_and_named_in_the_final_log(tiny_dacon_root, t
     cfg.train_dataloader.dataset.update(bad_inputs='skip', indices=[0, 1, 2])
     cfg.train_dataloader.batch_size = 2
     cfg.train_cfg.val_interval = 1000
-    cfg.custom_hooks = list(cfg.custom_hooks) + [dict(type='BadInputReportHook')]
+    assert cfg.default_hooks.bad_inputs.type == 'BadInputReportHook'  # on in every config
     config = str(tmp_path / 'skip.py')
     cfg.dump(config)
     train.main([config])
