@@ -7,7 +7,7 @@ DEMO_DIR ?= demo_out
 
 .PHONY: install demo test test-all clean
 
-$(STAMP): pyproject.toml requirements/runtime.txt requirements/tests.txt
+$(STAMP): pyproject.toml requirements/*.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/tests.txt
