@@ -27,18 +27,13 @@ from typing import BinaryIO, Iterator, Optional, Tuple, Union
 import numpy as np
 
 from restorekit.datasets.transforms.color import rgb_to_gray
-from restorekit.datasets.transforms.loading import composite_over_white, decode_image, read_image
+from restorekit.datasets.transforms.loading import (composite_over_white, decode_image, pil_to_array,
+                                                    read_image, scale_16bit_to_8bit)
 
 #: File extensions read as images by ``tools/restore.py`` (lower case).
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 #: What :func:`read_gray` accepts: a path, a PIL image or a numpy array.
 ImageLike = Union[str, os.PathLike, np.ndarray, 'PIL.Image.Image']  # noqa: F821
-
-
-def scale_16bit_to_8bit(values: np.ndarray) -> np.ndarray:
-    """Map ``[0, 65535]`` to uint8 ``[0, 255]`` with rounding; values outside are clipped first."""
-    values = np.clip(np.asarray(values).astype(np.int64), 0, 65535)
-    return ((values * 255 + 32767) // 65535).astype(np.uint8)
 
 
 def _is_pil_image(image) -> bool:
@@ -47,34 +42,6 @@ def _is_pil_image(image) -> bool:
     except ImportError:  # pragma: no cover - PIL is a dependency
         return False
     return isinstance(image, Image.Image)
-
-
-def pil_to_array(image) -> np.ndarray:
-    """uint8 array of a PIL image: (H, W) grey, (H, W, 2) LA, (H, W, 3) RGB or (H, W, 4) RGBA.
-
-    Follows the policy of the module docstring (palette expanded, 16-bit scaled, ``1`` to 0/255).
-
-    Raises:
-        ValueError: an unsupported mode (``F``, float), naming the supported ones.
-    """
-    mode = image.mode
-    if mode in ('1', 'L'):
-        return np.array(image.convert('L'))
-    if mode in ('LA', 'La'):
-        return np.array(image.convert('LA'))
-    if mode in ('P', 'PA'):
-        with_alpha = mode == 'PA' or 'transparency' in image.info
-        return np.array(image.convert('RGBA' if with_alpha else 'RGB'))
-    if mode == 'RGB':
-        return np.array(image)
-    if mode in ('RGBA', 'RGBa'):
-        return np.array(image.convert('RGBA'))
-    if mode.startswith('I;16') or mode == 'I':
-        return scale_16bit_to_8bit(np.array(image))
-    if mode in ('CMYK', 'YCbCr', 'LAB', 'HSV', 'RGBX'):
-        return np.array(image.convert('RGB'))
-    raise ValueError(f'unsupported PIL image mode {mode!r}; supported: 1, L, LA, P, PA, RGB, '
-                     'RGBA, I;16, I, CMYK, YCbCr, LAB, HSV')
 
 
 def _array_mode(array: np.ndarray) -> str:

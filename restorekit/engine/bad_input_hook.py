@@ -36,9 +36,8 @@ class BadInputReportHook(Hook):
 
     def _start(self, runner, phase: str) -> None:
         self._loading[phase] = []
-        loader = {'train': runner.train_dataloader, 'val': runner.val_dataloader,
-                  'test': runner.test_dataloader}[phase]
-        dataset = _dataset_of(loader)
+        # Only this phase's loader: a runner without a val or test loop raises on the others.
+        dataset = _dataset_of(getattr(runner, f'{phase}_dataloader'))
         self._precheck[phase] = [f'{path}: {reason}'
                                  for path, reason in getattr(dataset, 'precheck_skipped', [])]
 

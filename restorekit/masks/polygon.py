@@ -122,7 +122,8 @@ def polygon_contains(vertices: np.ndarray, points: np.ndarray) -> np.ndarray:
 
     Even-odd rule, with points on an edge or a vertex counted inside: the rule of
     ``skimage.draw.polygon2mask`` (scikit-image's ``point_in_polygon``). Exact: the arithmetic is
-    int64, so a point on an edge is never lost to rounding.
+    integer (int32, or int64 for coordinates beyond 2 ** 14), so a point on an edge is never lost
+    to rounding.
 
     Args:
         vertices: (N, 2) integer ``(x, y)`` vertices of a closed polygon.
@@ -131,10 +132,14 @@ def polygon_contains(vertices: np.ndarray, points: np.ndarray) -> np.ndarray:
     Returns:
         (M,) bool.
     """
-    start = vertices.astype(np.int64)[None]
+    # int32 halves the memory traffic; exact while coordinates stay within +-2 ** 14 (products
+    # of two differences then fit), else int64.
+    extent = max(np.abs(vertices).max(initial=0), np.abs(points).max(initial=0))
+    dtype = np.int32 if extent < 2 ** 14 else np.int64
+    start = vertices.astype(dtype)[None]
     end = np.roll(start, -1, axis=1)
     x1, y1, x2, y2 = start[..., 0], start[..., 1], end[..., 0], end[..., 1]
-    px, py = (points.astype(np.int64)[:, i, None] for i in (0, 1))
+    px, py = (points.astype(dtype)[:, i, None] for i in (0, 1))
     cross = (x2 - x1) * (py - y1) - (y2 - y1) * (px - x1)
     on_edge = ((cross == 0) & (np.minimum(x1, x2) <= px) & (px <= np.maximum(x1, x2)) &
                (np.minimum(y1, y2) <= py) & (py <= np.maximum(y1, y2)))

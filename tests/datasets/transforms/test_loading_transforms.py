@@ -156,3 +156,29 @@ def test_grey_stored_as_rgb_reads_back_exactly(tmp_path):
     gray = np.random.default_rng(0).integers(0, 256, (8, 8), dtype=np.uint8)
     path = save(np.dstack([gray] * 3), tmp_path / 'rgb_grey.png')
     assert np.array_equal(read_image(path, 'grayscale'), gray)
+
+
+@pytest.mark.parametrize('mode,options', [
+    ('RGB', {}), ('L', {}), ('RGB', {'optimize': True}), ('RGB', {'transparency': (1, 2, 3)}),
+    ('L', {'transparency': 7})])
+def test_fast_png_path_decodes_exactly_what_pil_decodes(tmp_path, mode, options):
+    from PIL import Image
+
+    from restorekit.datasets.transforms.loading import (_decode_plain_png, decode_image,
+                                                        pil_to_array)
+    rng = np.random.default_rng(0)
+    array = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    array[:5, :5] = (1, 2, 3)  # pixels the tRNS colour makes transparent
+    image = Image.fromarray(array).convert(mode)
+    path = str(tmp_path / 'image.png')
+    image.save(path, **options)
+    encoded = np.fromfile(path, dtype=np.uint8)
+    fast = _decode_plain_png(encoded)
+    if 'transparency' in options:
+        assert fast is None  # transparency takes PIL's path (alpha policy)
+    else:
+        assert fast is not None
+        np.testing.assert_array_equal(fast, np.array(Image.open(path)))
+    with Image.open(path) as reference:  # the PIL path's result, whichever path decoded it
+        expected = pil_to_array(reference)
+    np.testing.assert_array_equal(decode_image(path), expected)
