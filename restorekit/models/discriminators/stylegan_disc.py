@@ -6,6 +6,8 @@ layer, residual blocks halving the resolution down to 4x4, minibatch standard de
 conv and two FC layers. MAT trains a second, half-width one (``channel_multiplier=0.5``) on the
 output of its first stage.
 """
+from typing import Tuple
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -36,6 +38,9 @@ class MATDiscriminator(nn.Module):
         mbstd_group_size: Group size of the minibatch standard deviation.
         mbstd_num_channels: Number of minibatch-std feature channels.
     """
+
+    #: Tells the Restorer to call ``forward(image, mask)`` with the training mask.
+    takes_mask = True
 
     def __init__(self,
                  in_channels: int = 1,
@@ -93,3 +98,62 @@ class MATDiscriminator(nn.Module):
 
     def extra_repr(self) -> str:
         return f'in_channels={self.in_channels}, resolution={self.resolution}'
+
+
+@DISCRIMINATORS.register_module()
+class MATTwoStageDiscriminator(nn.Module):
+    """MAT's pair of discriminators: one on the final output, a half-width one on stage 1.
+
+    Li et al. (MAT, CVPR 2022, ``networks/mat.py`` ``Discriminator`` with its ``Dis_stg1``) train
+    a second StyleGAN2 discriminator of half the width on the coarse (first-stage) output, with
+    the same losses (non-saturating logistic, R1 on real images) as the main one. Both are
+    :class:`MATDiscriminator`\\ s on ``concat(known - 0.5, image)``.
+
+    One module holds both so that a :class:`~restorekit.models.restorers.restorer.Restorer` has
+    one ``discriminator`` (one optimizer, one DDP wrapper) and every forward pass uses every
+    parameter. The Restorer reads the class attributes: ``takes_mask`` (it passes the training
+    mask) and ``judges_stage1`` (it asks the inpainter for its stage-1 output and passes it).
+
+    Args:
+        in_channels: Image channels of both judged images.
+        resolution: See :class:`MATDiscriminator`; the same for both.
+        channel_base: See :class:`MATDiscriminator`.
+        channel_max: See :class:`MATDiscriminator`.
+        channel_multiplier: Width factor of the final-output discriminator.
+        stage1_channel_multiplier: Width factor of the stage-1 discriminator (MAT: 0.5).
+        mbstd_group_size: Minibatch-std group size of both.
+        mbstd_num_channels: Minibatch-std channels of both.
+    """
+
+    takes_mask = True
+    judges_stage1 = True
+
+    def __init__(self,
+                 in_channels: int = 1,
+                 resolution: int = 512,
+                 channel_base: int = 32768,
+                 channel_max: int = 512,
+                 channel_multiplier: float = 1.0,
+                 stage1_channel_multiplier: float = 0.5,
+                 mbstd_group_size: int = 4,
+                 mbstd_num_channels: int = 1) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        common = dict(
+            in_channels=in_channels,
+            resolution=resolution,
+            channel_base=channel_base,
+            channel_max=channel_max,
+            mbstd_group_size=mbstd_group_size,
+            mbstd_num_channels=mbstd_num_channels)
+        self.final = MATDiscriminator(channel_multiplier=channel_multiplier, **common)
+        self.stage1 = MATDiscriminator(channel_multiplier=stage1_channel_multiplier, **common)
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor,
+                stage1_image: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(final (N, 1), stage 1 (N, 1))`` of the two images with ``mask`` (1 = hole)."""
+        if stage1_image is None or stage1_image.shape != image.shape:
+            got = None if stage1_image is None else tuple(stage1_image.shape)
+            raise ValueError(f'MATTwoStageDiscriminator: stage1_image must have the shape of '
+                             f'image {tuple(image.shape)}, got {got}')
+        return self.final(image, mask), self.stage1(stage1_image, mask)

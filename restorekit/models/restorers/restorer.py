@@ -138,7 +138,10 @@ class Restorer(BaseModel):
     pix2pix's ``optimize_parameters`` and mmagic's ``BaseGAN.train_step``: the discriminator
     judges the output of ``adversarial_stage`` against its real target, conditioned on the damaged
     input when ``conditional_discriminator`` (pix2pix's ``cat(condition, image)``), and the
-    generator's adversarial term ``loss_{stage}_{gan name}`` joins its stage losses.
+    generator's adversarial term ``loss_{stage}_{gan name}`` joins its stage losses. A
+    discriminator with ``takes_mask = True`` is also given the training mask (MAT's
+    ``concat(mask - 0.5, image)``); one with ``judges_stage1 = True`` also judges the inpainter's
+    stage-1 output (:meth:`judge`, :meth:`inpaint_with_stage1`; MAT's half-width discriminator).
 
     **Two-phase training.** ``frozen_stages`` stay fixed (no gradients, eval mode, left out of the
     optimizers) and ``stage_init`` loads single stages from checkpoints.
@@ -260,6 +263,13 @@ class Restorer(BaseModel):
         self.disc_steps = int(disc_steps)
         self.gen_steps = int(gen_steps)
         self._disc_step_count = 0  # numbers the discriminator steps for lazy R1
+        # The discriminator's call protocol, read from the module (before any DDP wrapping).
+        self.disc_takes_mask = bool(getattr(self.discriminator, 'takes_mask', False))
+        self.disc_judges_stage1 = bool(getattr(self.discriminator, 'judges_stage1', False))
+        if self.disc_judges_stage1 and adversarial_stage != 'inpainter':
+            raise ValueError(f'Restorer: the discriminator judges the inpainter\'s stage-1 output '
+                             f'(judges_stage1=True), so adversarial_stage must be \'inpainter\', '
+                             f'got {adversarial_stage!r}.')
         expected = (3 if adversarial_stage == 'colorizer' else 1) + int(
             self.conditional_discriminator)
         actual = getattr(self.discriminator, 'in_channels', expected)
@@ -369,11 +379,33 @@ class Restorer(BaseModel):
         if self.inpainter is None:
             return None, inputs
         raw = self.inpainter(inputs, mask)
+        return raw, self._composite(raw, inputs, mask)
+
+    @staticmethod
+    def _composite(raw: torch.Tensor, inputs: torch.Tensor,
+                   mask: Optional[torch.Tensor]) -> torch.Tensor:
+        """``raw`` with the known pixels of ``inputs`` put back, clamped to ``[-1, 1]``."""
         if raw.shape != inputs.shape:
             raise ValueError(f'Restorer: the inpainter must return the shape of its input '
                              f'{tuple(inputs.shape)}, got {tuple(raw.shape)}.')
         composite = raw if mask is None else raw * mask + inputs * (1.0 - mask)
-        return raw, composite.clamp(-1.0, 1.0)
+        return composite.clamp(-1.0, 1.0)
+
+    def inpaint_with_stage1(
+            self, inputs: torch.Tensor,
+            mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(raw, composite, stage-1 composite)`` of a two-stage inpainter (MAT).
+
+        The inpainter is called with ``return_stage1=True`` and must return ``(output, stage1)``;
+        used while training against a discriminator that ``judges_stage1``.
+        """
+        result = self.inpainter(inputs, mask, return_stage1=True)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise TypeError(f'Restorer: the discriminator judges the stage-1 output, so the '
+                            f'inpainter ({type(self.inpainter).__name__}) must return (output, '
+                            f'stage1) when called with return_stage1=True, e.g. MAT.')
+        raw, stage1 = result
+        return raw, self._composite(raw, inputs, mask), self._composite(stage1, inputs, mask)
 
     def colorize(self, grey: torch.Tensor) -> torch.Tensor:
         """RGB (N, 3, H, W) of the grey composite; replicated grey without a colorizer."""
@@ -494,7 +526,10 @@ class Restorer(BaseModel):
             mask = targets['mask']
         if mask is not None:
             outputs['mask'] = mask
-        raw, composite = self.inpaint(inputs, mask)
+        if self.disc_judges_stage1:
+            raw, composite, outputs['stage1'] = self.inpaint_with_stage1(inputs, mask)
+        else:
+            raw, composite = self.inpaint(inputs, mask)
         if raw is not None:
             outputs['inpainted'] = raw
         outputs['composite'] = composite
@@ -569,10 +604,17 @@ class Restorer(BaseModel):
 
         with self._generator_context(gen_wrapper):
             outputs = self.train_forward(inputs, targets)
+        if self.disc_takes_mask and 'mask' not in outputs:
+            raise ValueError('Restorer: the discriminator judges (image, mask) (takes_mask=True), '
+                             'but the batch has no damage mask; give the samples a `mask` or use '
+                             "train_mask_source='detected'.")
+        mask = outputs.get('mask')
         # In the discriminator's precision, whatever the generator's autocast produced.
         fake = outputs[output_key].detach().to(real.dtype)
+        fake_stage1 = (
+            outputs['stage1'].detach().to(real.dtype) if self.disc_judges_stage1 else None)
         disc_logs = [
-            self._train_discriminator(inputs, real, fake, disc_wrapper)
+            self._train_discriminator(inputs, real, fake, disc_wrapper, mask, fake_stage1)
             for _ in range(self.disc_steps)
         ]
         gen_logs = []
@@ -637,21 +679,58 @@ class Restorer(BaseModel):
             return image
         return torch.cat([condition.to(image.dtype), image], dim=1)
 
-    def _train_discriminator(self, inputs: torch.Tensor, real: torch.Tensor, fake: torch.Tensor,
-                             wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        """One discriminator update on detached ``fake`` and ``real`` images."""
+    def judge(self,
+              discriminator: nn.Module,
+              image: torch.Tensor,
+              condition: torch.Tensor,
+              mask: Optional[torch.Tensor] = None,
+              stage1: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+        """The discriminator's logits of ``image``, keyed by the judged output.
+
+        The call follows the discriminator's class attributes: ``discriminator(x)`` by default,
+        ``discriminator(x, mask)`` when it ``takes_mask`` (MAT's ``concat(mask - 0.5, image)``),
+        ``discriminator(x, mask, x_stage1)`` when it also ``judges_stage1``, where ``x`` is
+        :meth:`discriminator_input`. Returns ``{'': logits}``, plus ``{'stage1_': logits}`` for a
+        stage-1 discriminator; the keys are the infixes of the loss names.
+        """
+        args = [self.discriminator_input(image, condition)]
+        if self.disc_takes_mask:
+            args.append(mask)
+        if self.disc_judges_stage1:
+            args.append(self.discriminator_input(stage1, condition))
+        preds = discriminator(*args)
+        if self.disc_judges_stage1:
+            return {'': preds[0], 'stage1_': preds[1]}
+        return {'': preds}
+
+    def _train_discriminator(self,
+                             inputs: torch.Tensor,
+                             real: torch.Tensor,
+                             fake: torch.Tensor,
+                             wrapper: OptimWrapper,
+                             mask: Optional[torch.Tensor] = None,
+                             fake_stage1: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+        """One discriminator update on detached ``fake`` (and ``fake_stage1``) and ``real``.
+
+        A stage-1 discriminator sees the stage-1 output as its fake and the same real image; each
+        discriminator gets its own terms (``loss_disc_stage1_fake``...) and its own R1 penalty.
+        """
         step, self._disc_step_count = self._disc_step_count, self._disc_step_count + 1
         with_r1 = self.r1_penalty is not None and self.r1_penalty.is_due(step)
         with wrapper.optim_context(self.discriminator):
-            pred_fake = self.discriminator(self.discriminator_input(fake, inputs))
+            preds_fake = self.judge(self.discriminator, fake, inputs, mask, fake_stage1)
             real = real.detach().requires_grad_(with_r1)
-            pred_real = self.discriminator(self.discriminator_input(real, inputs))
-            losses = {
-                'loss_disc_fake': self.gan_loss(pred_fake, target_is_real=False, is_disc=True),
-                'loss_disc_real': self.gan_loss(pred_real, target_is_real=True, is_disc=True),
-            }
-            if with_r1:
-                losses[f'loss_disc_{self.r1_penalty.name}'] = self.r1_penalty(pred_real, real)
+            preds_real = self.judge(self.discriminator, real, inputs, mask, real)
+            losses = {}
+            for infix, pred_fake in preds_fake.items():
+                pred_real = preds_real[infix]
+                losses[f'loss_disc_{infix}fake'] = self.gan_loss(
+                    pred_fake, target_is_real=False, is_disc=True)
+                losses[f'loss_disc_{infix}real'] = self.gan_loss(
+                    pred_real, target_is_real=True, is_disc=True)
+                if with_r1:
+                    losses[f'loss_disc_{infix}{self.r1_penalty.name}'] = self.r1_penalty(
+                        pred_real, real)
         loss, logs = self.parse_losses(losses)
         wrapper.update_params(loss)
         return logs
@@ -667,9 +746,12 @@ class Restorer(BaseModel):
             fake = outputs[_ADVERSARIAL_STAGES[self.adversarial_stage][0]]
             # The plain module, not its DDP wrapper: its parameters take no gradient here, so
             # DDP has nothing to prepare (nor, with find_unused_parameters, zeros to all-reduce).
-            pred_fake = _unwrap(self.discriminator)(self.discriminator_input(fake, inputs))
-            losses[f'loss_{self.adversarial_stage}_{self.gan_loss.name}'] = self.gan_loss(
-                pred_fake, target_is_real=True, is_disc=False)
+            preds_fake = self.judge(
+                _unwrap(self.discriminator), fake, inputs, outputs.get('mask'),
+                outputs.get('stage1'))
+            for infix, pred_fake in preds_fake.items():
+                losses[f'loss_{self.adversarial_stage}_{infix}{self.gan_loss.name}'] = (
+                    self.gan_loss(pred_fake, target_is_real=True, is_disc=False))
         loss, logs = self.parse_losses(losses)
         wrapper.update_params(loss)
         return logs

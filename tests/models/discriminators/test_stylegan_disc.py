@@ -81,3 +81,19 @@ def test_bad_inputs_are_rejected():
         disc(torch.randn(1, 1, 8, 32), torch.zeros(1, 1, 8, 32))
     with pytest.raises(ValueError, match='power of two'):
         MATDiscriminator(resolution=48)
+
+
+def test_two_stage_pair_is_a_full_and_a_half_width_discriminator():
+    from restorekit.models.discriminators.stylegan_disc import MATTwoStageDiscriminator
+    torch.manual_seed(0)
+    pair = DISCRIMINATORS.build(
+        dict(type='MATTwoStageDiscriminator', resolution=32, channel_base=256, channel_max=32))
+    assert isinstance(pair, MATTwoStageDiscriminator) and pair.takes_mask and pair.judges_stage1
+    assert pair.final.from_image.weight.shape[0] == 2 * pair.stage1.from_image.weight.shape[0]
+    image, stage1 = torch.randn(2, 1, 32, 32), torch.randn(2, 1, 32, 32)
+    mask = torch.zeros(2, 1, 32, 32)
+    final_logits, stage1_logits = pair(image, mask, stage1)
+    assert torch.equal(final_logits, pair.final(image, mask))
+    assert torch.equal(stage1_logits, pair.stage1(stage1, mask))
+    with pytest.raises(ValueError, match='stage1_image'):
+        pair(image, mask, stage1[:, :, :16])
