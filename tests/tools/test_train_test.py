@@ -69,3 +69,12 @@ def test_amp_on_the_cpu_trains_with_bfloat16_autocast(tiny_dacon_root, tmp_path)
     log = _run('tools/train.py', small, '--amp')
     assert 'CPUAutocastOptimWrapper' in log
     assert re.search(r'Iter\(train\) \[1/1\].*loss: [0-9.]+', log)
+
+
+def test_dacon_base_config_keeps_validation_rows_out_of_training():
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/_base_/datasets/dacon.py'))
+    train, val = cfg.train_dataloader.dataset, cfg.val_dataloader.dataset
+    assert train.ann_file == val.ann_file == 'train.csv'
+    train_rows = set(range(train.indices))  # an int: the first n rows
+    assert train_rows and not train_rows & set(val.indices)
+    assert max(val.indices) == 29_602 and len(train_rows) + len(val.indices) == 29_603

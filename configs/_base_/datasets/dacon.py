@@ -1,6 +1,10 @@
 # The DACON 236420 layout: data_root/{train.csv, test.csv, train_input/, train_gt/, test_input/}.
 # Damage masks are derived from each (damaged, original) pair when no masks/ folder is given.
-# Validation uses a deterministic slice of train.csv (`indices`); change it with --cfg-options.
+# train.csv is split by `indices`: training takes its first 29,000 rows, validation the last 603
+# (deterministic damage), so no validation image is ever trained on. For a dataset of another
+# size set both in your config (num_train_rows and the val indices), or give validation its own
+# csv (tools/make_dataset.py writes train.csv and test.csv).
+num_train_rows = 29_000
 data_root = 'data/dacon'
 crop_size = 256
 
@@ -31,7 +35,7 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         type='DaconDataset', data_root=data_root, ann_file='train.csv',
-        pipeline=train_pipeline),
+        indices=num_train_rows, pipeline=train_pipeline),
 )
 val_dataloader = dict(
     batch_size=1,
@@ -40,7 +44,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type='DaconDataset', data_root=data_root, ann_file='train.csv',
-        indices=list(range(29_000, 29_603)), test_mode=True, pipeline=val_pipeline),
+        indices=list(range(num_train_rows, 29_603)), test_mode=True, pipeline=val_pipeline),
 )
 test_dataloader = val_dataloader
 
