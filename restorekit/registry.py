@@ -67,6 +67,7 @@ _INPAINTER_MODULES = [
     'restorekit.models.inpainters.context_encoder',
     'restorekit.models.inpainters.gated_conv',
     'restorekit.models.inpainters.mat',
+    'restorekit.models.inpainters.prior_residual',
 ]
 _COLORIZER_MODULES = [
     'restorekit.models.inpainters.smp_unet',

@@ -29,6 +29,7 @@ from typing import Union
 import torch
 import torch.nn as nn
 
+from restorekit.models.layers.zero_init import zero_init_last_conv
 from restorekit.registry import COLORIZERS
 
 #: PIL's ``convert('L')`` weights (ITU-R 601-2 luma in 16-bit fixed point); they sum to 1.
@@ -133,13 +134,17 @@ class LabColorizer(nn.Module):
             (a* in [-86, 98], b* in [-108, 94]).
         chroma_scale: Factor on the chroma offsets in (0, 1]; below 1 is a conservative colorizer
             (less saturated, same hue, same luma).
+        zero_init: Zero the inner network's last convolution (:func:`zero_init_last_conv`): the
+            chroma starts at 0, so the untrained colorizer returns the grey input replicated to
+            RGB (the conservative "grey copy") and training adds colour only where it pays.
     """
 
     def __init__(self,
                  colorizer: Union[dict, nn.Module],
                  space: str = 'lab',
                  ab_range: float = 110.0,
-                 chroma_scale: float = 1.0) -> None:
+                 chroma_scale: float = 1.0,
+                 zero_init: bool = False) -> None:
         super().__init__()
         if space not in _SPACES:
             raise ValueError(f'LabColorizer: space must be one of {_SPACES}, got {space!r}.')
@@ -157,6 +162,8 @@ class LabColorizer(nn.Module):
         self.space = space
         self.ab_range = float(ab_range)
         self.chroma_scale = float(chroma_scale)
+        if zero_init:
+            zero_init_last_conv(self.colorizer, 'LabColorizer')
 
     def predict_chroma(self, grey: torch.Tensor) -> torch.Tensor:
         """The inner colorizer's chroma (N, 2, H, W), checked for shape."""

@@ -173,3 +173,27 @@ def test_restorer_predictions_have_exact_luma_after_training_steps():
     for sample in samples:
         predicted = sample.pred_img.permute(1, 2, 0).numpy()
         assert (_pil_luma(predicted) == sample.pred_gray[0].numpy()).mean() >= 0.999
+
+
+@pytest.mark.parametrize('space', ['lab', 'ycbcr'])
+def test_zero_init_colorizer_returns_the_grey_input_in_all_three_channels(space):
+    generator = torch.Generator().manual_seed(3)
+    grey = torch.randint(0, 256, (2, 1, 37, 45), generator=generator) / 127.5 - 1
+    model = LabColorizer(dict(type='SmpUNet', encoder_name='resnet18', encoder_depth=3,
+                              out_channels=2, activation='tanh'), space=space, zero_init=True)
+    with torch.no_grad():
+        rgb = model(grey)
+    rgb_uint8 = ((rgb + 1) * 127.5).round()
+    grey_uint8 = ((grey + 1) * 127.5).round()
+    assert torch.equal(rgb_uint8, grey_uint8.expand(-1, 3, -1, -1))
+    # Without zero_init the same network gives colour, so the test can fail.
+    coloured = LabColorizer(dict(type='SmpUNet', encoder_name='resnet18', encoder_depth=3,
+                                 out_channels=2, activation='tanh'), space=space)
+    with torch.no_grad():
+        assert not torch.equal(((coloured(grey) + 1) * 127.5).round(),
+                               grey_uint8.expand(-1, 3, -1, -1))
+
+
+def test_zero_init_refuses_an_inner_network_without_a_convolution():
+    with pytest.raises(ValueError, match='zero_init needs an nn.Conv2d'):
+        LabColorizer(FixedChroma(torch.zeros(1, 2, 4, 4)), zero_init=True)
