@@ -1,6 +1,6 @@
 """Each benchmark script runs in its smoke setting and ends with a JSON line of the expected keys.
 
-No timing is asserted: only that the scripts run and report what docs/benchmarks_perf.md quotes.
+No timing is asserted: only that the scripts run and report what docs/benchmarks.md quotes.
 """
 import json
 import os
