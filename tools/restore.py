@@ -84,6 +84,20 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=32,
         help='least overlap of neighbouring tiles in px (default 32)')
     parser.add_argument(
+        '--channels-last',
+        action='store_true',
+        help='run the networks in the channels-last (NHWC) memory format')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='torch.compile the networks (the first image of each size compiles; needs a C++ '
+        'compiler on the CPU)')
+    parser.add_argument(
+        '--bf16',
+        action='store_true',
+        help='run the networks under bfloat16 autocast (faster on CPUs with bf16 support and on '
+        'GPUs; outputs differ by a few grey levels)')
+    parser.add_argument(
         '--save-mask',
         action='store_true',
         help=f'also write the damage mask used, OUTPUT/{MASKS_DIR}/<stem>_mask.png')
@@ -337,7 +351,10 @@ def _setup(args: argparse.Namespace):
             batch_size=args.batch_size,
             tile=args.tile,
             tile_overlap=args.tile_overlap,
-            cfg_options=args.cfg_options)
+            cfg_options=args.cfg_options,
+            channels_last=args.channels_last,
+            compile=args.compile,
+            amp='bf16' if args.bf16 else None)
     except Exception as error:  # a config or checkpoint that does not build or load
         raise UsageError(f'cannot build the model of {args.config} with {args.checkpoint}: '
                          f'{type(error).__name__}: {error}') from error

@@ -13,8 +13,17 @@ The inferencer builds the config's model (training-only parts left out), loads t
 preprocessor pads and normalises, :meth:`Restorer.inpaint` fills the damage and puts the known
 pixels back, :meth:`Restorer.colorize` colours the result. The design follows mmagic's
 ``mmagic/apis/inferencers`` (one object that owns the model and takes images in any form).
+
+Three speed switches change how the stage networks run, not what they compute (up to rounding):
+``channels_last`` (NHWC memory format, which oneDNN's and cuDNN's convolutions prefer),
+``compile`` (``torch.compile`` of each stage network, the PyTorch 2 compiler) and ``amp='bf16'``
+(bfloat16 autocast, PyTorch's automatic mixed precision). Their measured effect is in
+docs/benchmarks_inference.md.
 """
+import contextlib
 import logging
+import os
+import shutil
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -34,6 +43,10 @@ TRAINING_ONLY_KEYS = ('discriminator', 'gan_loss', 'r1_penalty', 'detector_losse
 #: The Restorer's submodules that restore (the others only train).
 INFERENCE_MODULES = ('data_preprocessor', 'mask_detector', 'inpainter', 'colorizer')
 OUTPUT_TYPES = ('numpy', 'pil')
+#: ``amp`` values: the autocast dtype of each.
+AMP_DTYPES = {'bf16': torch.bfloat16}
+#: C++ compilers torch.compile's CPU backend (inductor) can use; ``CXX`` names another.
+CPU_COMPILERS = ('g++', 'c++', 'clang++')
 
 
 @dataclass
@@ -136,6 +149,15 @@ class RestorationInferencer:
         tile_overlap: Least overlap of neighbouring tiles, in pixels.
         cfg_options: Overrides merged into the config (``{'model.colorizer.encoder_depth': 3}``).
         seed: Seed of the random weights when ``checkpoint`` is ``None``.
+        channels_last: Keep the stage networks' weights and activations in the channels-last
+            (NHWC) memory format. Same results up to float rounding.
+        compile: ``torch.compile`` each stage network (the detector's network, the inpainter, the
+            colorizer; a rule-based detector is not compiled). The first restore of each input
+            size compiles (seconds to minutes); needs a C++ compiler on the CPU (``g++``,
+            ``clang++`` or ``$CXX``), else a ``RuntimeError`` says so.
+        amp: ``None`` (float32) or ``'bf16'``: run the inpainter and the colorizer under bfloat16
+            autocast (CPU or CUDA); the detector stays float32, so the damage mask is float32's.
+            Outputs differ from float32 by a few grey levels; the known pixels stay exact.
 
     Masks: a given mask is used as it is (the model's detector is not run for that image). Without
     one, the model's ``mask_detector`` finds the damage, as in :meth:`Restorer.predict`; a model
@@ -152,7 +174,10 @@ class RestorationInferencer:
                  tile: Optional[int] = None,
                  tile_overlap: int = 32,
                  cfg_options: Optional[dict] = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0,
+                 channels_last: bool = False,
+                 compile: bool = False,
+                 amp: Optional[str] = None) -> None:
         from mmengine.registry import init_default_scope
 
         from restorekit.registry import MODELS
@@ -161,6 +186,11 @@ class RestorationInferencer:
             raise ValueError(f'batch_size must be a positive integer, got {batch_size!r}')
         if tile is not None:
             check_tile_options(tile, tile_overlap)
+        if amp is not None and amp not in AMP_DTYPES:
+            raise ValueError(f'amp must be None or one of {sorted(AMP_DTYPES)}, got {amp!r}')
+        self.channels_last = bool(channels_last)
+        self.compile = bool(compile)
+        self.amp = amp
         self.batch_size = int(batch_size)
         self.tile = None if tile is None else int(tile)
         self.tile_overlap = int(tile_overlap)
@@ -194,6 +224,10 @@ class RestorationInferencer:
                     logger='current')
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        if self.compile:
+            self._compile_stage_networks()
         self._fill_rule = None
 
     # --- public API -------------------------------------------------------------------------------
@@ -252,6 +286,60 @@ class RestorationInferencer:
             result.input_mode = mode
         return results
 
+    # --- speed switches ---------------------------------------------------------------------------
+    def stage_networks(self) -> Dict[str, torch.nn.Module]:
+        """The networks that restore, by stage: ``detector`` (of a ``ConstantFillDetector``, its
+        learned fallback: the rule itself is numpy), ``inpainter``, ``colorizer``; absent stages
+        are left out."""
+        from restorekit.models.detectors.constant_fill import ConstantFillDetector
+
+        detector = self.model.mask_detector
+        if isinstance(detector, ConstantFillDetector):
+            detector = detector.fallback
+        networks = dict(
+            detector=detector, inpainter=self.model.inpainter, colorizer=self.model.colorizer)
+        return {stage: network for stage, network in networks.items() if network is not None}
+
+    def _compile_stage_networks(self) -> None:
+        """``torch.compile`` each stage network in place (its state dict keeps its keys)."""
+        if self.device.type == 'cpu' and not (os.environ.get('CXX') or any(
+                shutil.which(compiler) for compiler in CPU_COMPILERS)):
+            raise RuntimeError(
+                'RestorationInferencer(compile=True): torch.compile on the CPU needs a C++ '
+                f'compiler, and none of {list(CPU_COMPILERS)} is on the PATH (nor is $CXX set). '
+                'Install one (e.g. apt-get install g++) or restore without compile=True (the '
+                '--compile option).')
+        for network in self.stage_networks().values():
+            network.compile()
+
+    @contextlib.contextmanager
+    def _inference_context(self):
+        """``torch.inference_mode``, autocast when ``amp`` is set, and a clear error when a
+        compiled network fails to compile."""
+        autocast = (
+            torch.autocast(device_type=self.device.type, dtype=AMP_DTYPES[self.amp])
+            if self.amp else contextlib.nullcontext())
+        try:
+            with torch.inference_mode(), autocast:
+                yield
+        except Exception as error:
+            if self.compile and type(error).__module__.startswith(
+                ('torch._dynamo', 'torch._inductor')):
+                raise RuntimeError(
+                    f'RestorationInferencer(compile=True): torch.compile of the stage networks '
+                    f'failed ({type(error).__name__}: {str(error)[:500]}); restore without '
+                    'compile=True (the --compile option)') from error
+            raise
+
+    def _float32_detection(self):
+        """Autocast off: the damage mask is a threshold of the detector's logits, and bfloat16
+        flips the pixels whose logits are near 0 (measured: ~280 pixels of a 512 x 512 image with
+        a random-weight detector), which turns known pixels into inpainted ones. The detector is
+        a small share of the time (docs/benchmarks_inference.md)."""
+        if not self.amp:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, enabled=False)
+
     # --- helpers ----------------------------------------------------------------------------------
     @staticmethod
     def _mask_list(masks, count: int, is_list: bool) -> list:
@@ -289,7 +377,10 @@ class RestorationInferencer:
         inputs = [torch.from_numpy(np.ascontiguousarray(gray))[None] for gray in grays]
         data = self.model.data_preprocessor(
             dict(inputs=inputs, data_samples=[RestorationDataSample() for _ in grays]))
-        return data['inputs'], data['data_samples']
+        inputs = data['inputs']
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        return inputs, data['data_samples']
 
     def _padded_masks(self, masks: Sequence[np.ndarray], samples) -> torch.Tensor:
         """Float {0, 1} (N, 1, Hp, Wp) of bool (H, W) masks, padded with 0 like the inputs."""
@@ -306,7 +397,8 @@ class RestorationInferencer:
         """
         detected = None
         if self.model.mask_detector is not None and any(mask is None for mask in given):
-            detected = self.model.detected_mask(self.model.mask_detector(inputs))
+            with self._float32_detection():
+                detected = self.model.detected_mask(self.model.mask_detector(inputs))
         masks = [
             mask if mask is not None else
             (np.zeros(gray.shape, bool) if detected is not None else self._rule_mask(gray))
@@ -319,18 +411,19 @@ class RestorationInferencer:
         return padded
 
     def _run_stages(self, inputs: torch.Tensor, mask: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Inpaint (known pixels put back) and colorize: float outputs in [-1, 1], padded."""
+        """Inpaint (known pixels put back) and colorize: float32 outputs in [-1, 1], padded."""
         raw, composite = self.model.inpaint(inputs, mask)
         outputs = dict(rgb=self.model.colorize(composite), mask=mask)
         if raw is not None:
             outputs['composite'] = composite
-        return outputs
+        # Under bf16 autocast a stage may return bfloat16; the way back to uint8 is float32.
+        return {name: value.float() for name, value in outputs.items()}
 
     def _restore_batch(self, grays: Sequence[np.ndarray],
                        given: Sequence[Optional[np.ndarray]]) -> List[RestorationResult]:
         """Restore images of one size together."""
         preprocessor = self.model.data_preprocessor
-        with torch.inference_mode():
+        with self._inference_context():
             inputs, samples = self._preprocess(grays)
             mask = self._batch_mask(inputs, samples, grays, given)
             outputs = self._run_stages(inputs, mask)
@@ -361,15 +454,17 @@ class RestorationInferencer:
         detector = self.model.mask_detector
         if detector is None:
             return self._rule_mask(gray)
-        with torch.inference_mode():
+        with self._inference_context():
             if isinstance(detector, ConstantFillDetector):
                 inputs, samples = self._preprocess([gray])
-                mask = self.model.detected_mask(detector(inputs))
+                with self._float32_detection():
+                    mask = self.model.detected_mask(detector(inputs))
                 return self.model.data_preprocessor.crop(mask > 0.5, samples)[0][0].cpu().numpy()
 
             def detect(tiles: List[Tile]) -> List[Dict[str, torch.Tensor]]:
                 inputs, samples = self._preprocess([gray[tile.slices] for tile in tiles])
-                logits = self.model.data_preprocessor.crop(detector(inputs), samples)
+                with self._float32_detection():
+                    logits = self.model.data_preprocessor.crop(detector(inputs), samples)
                 return [dict(logits=value) for value in logits]
 
             blended = run_tiled(detect, *gray.shape, self.tile, self.tile_overlap, self.batch_size)
@@ -391,7 +486,7 @@ class RestorationInferencer:
             }
             return [{name: crops[name][i] for name in crops} for i in range(len(tiles))]
 
-        with torch.inference_mode():
+        with self._inference_context():
             blended = run_tiled(restore, *gray.shape, self.tile, self.tile_overlap, self.batch_size)
         from restorekit.models.restorers.data_preprocessor import unit_range_to_uint8
 
