@@ -35,20 +35,10 @@ from typing import Dict, List
 import numpy as np
 import torch
 
+from machine_info import cpu_name
+
 CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'configs',
                       'unet_two_stage.py')
-
-
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo where there is one, else the machine type."""
-    try:
-        with open('/proc/cpuinfo') as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def parse_args(argv=None) -> argparse.Namespace:

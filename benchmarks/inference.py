@@ -33,12 +33,13 @@ import argparse
 import glob
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from typing import Dict, List, Optional, Sequence
+
+from machine_info import cpu_name
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 DEFAULT_CONFIG = os.path.join(ROOT, 'configs', 'restorekit_default.py')
@@ -54,18 +55,6 @@ STAGES = ('mask_detector', 'inpainter', 'colorizer')
 #: The issue's anchors, seconds per 512x512 image on 2 CPU cores (measured by the issue's author).
 ANCHORS = {'original MAT generator': 7.2, 'big-LaMa (inpainting only)': 3.2}
 TARGET_SECONDS, TARGET_RSS_MIB, TARGET_TILED_RSS_MIB = 1.0, 2048, 4096
-
-
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo where there is one, else the machine type."""
-    try:
-        with open('/proc/cpuinfo') as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def peak_rss_mib() -> Optional[float]:

@@ -12,7 +12,6 @@ image on 2 CPU cores.
 """
 import argparse
 import json
-import platform
 import statistics
 import time
 
@@ -20,19 +19,9 @@ import torch
 
 from restorekit.models.inpainters.mat import MAT, MAT_PRESETS
 
+from machine_info import cpu_name
+
 ORIGINAL_SECONDS_PER_512_IMAGE = 7.2
-
-
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo where there is one, else the machine type."""
-    try:
-        with open('/proc/cpuinfo') as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def parse_args() -> argparse.Namespace:

@@ -18,7 +18,7 @@ Three speed switches change how the stage networks run, not what they compute (u
 ``channels_last`` (NHWC memory format, which oneDNN's and cuDNN's convolutions prefer),
 ``compile`` (``torch.compile`` of each stage network, the PyTorch 2 compiler) and ``amp='bf16'``
 (bfloat16 autocast, PyTorch's automatic mixed precision). Their measured effect is in
-docs/benchmarks_inference.md.
+docs/benchmarks.md.
 """
 import contextlib
 import logging
@@ -335,7 +335,7 @@ class RestorationInferencer:
         """Autocast off: the damage mask is a threshold of the detector's logits, and bfloat16
         flips the pixels whose logits are near 0 (measured: ~280 pixels of a 512 x 512 image with
         a random-weight detector), which turns known pixels into inpainted ones. The detector is
-        a small share of the time (docs/benchmarks_inference.md)."""
+        a small share of the time (docs/benchmarks.md)."""
         if not self.amp:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, enabled=False)

@@ -1,4 +1,4 @@
-"""benchmarks/inference.py runs in a tiny setting and reports the keys docs/benchmarks_inference.md
+"""benchmarks/inference.py runs in a tiny setting and reports the keys docs/benchmarks.md
 quotes. No timing is asserted: only that each part ran, in its own process, and reports sane
 values (positive times, peak memory at least the memory once built, exact baseline)."""
 import json
