@@ -5,7 +5,7 @@ with ``--out DIR``, writes every restored image as a PNG named like its input.
 """
 import argparse
 
-from restorekit.engine.dist import shutdown_distributed
+from restorekit.engine.dist import exit_distributed_process, shutdown_distributed
 from restorekit.engine.runner_utils import add_runner_arguments, build_runner, load_config
 
 
@@ -31,7 +31,8 @@ def main(argv=None) -> dict:
 
     runner = build_runner(cfg)
     metrics = runner.test()
-    shutdown_distributed()
+    if shutdown_distributed() and __name__ == '__main__':
+        exit_distributed_process(0)  # a launcher's process: skip the racy C++ teardown
     return metrics
 
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from restorekit.engine.checkpoint_hook import newest_complete_checkpoint
-from restorekit.engine.dist import shutdown_distributed
+from restorekit.engine.dist import exit_distributed_process, shutdown_distributed
 from restorekit.engine.runner_utils import (add_runner_arguments, build_runner, load_config,
                                             setup_amp)
 
@@ -46,7 +46,8 @@ def main(argv=None) -> None:
 
     runner = build_runner(cfg)
     runner.train()
-    shutdown_distributed()
+    if shutdown_distributed() and __name__ == '__main__':
+        exit_distributed_process(0)  # a launcher's process: skip the racy C++ teardown
 
 
 if __name__ == '__main__':

@@ -59,3 +59,20 @@ def test_loopback_interface_is_found_on_linux():
 def test_shutdown_without_a_process_group_does_nothing():
     assert not torch.distributed.is_initialized()
     dist.shutdown_distributed()
+
+
+def test_exit_distributed_process_flushes_output_and_keeps_the_code(tmp_path):
+    import subprocess
+    import sys
+    script = ('import logging, sys\n'
+              f'logging.basicConfig(filename={str(tmp_path / "run.log")!r}, level=logging.INFO)\n'
+              'logging.info("logged before exit")\n'
+              'print("printed before exit")\n'
+              'from restorekit.engine.dist import exit_distributed_process\n'
+              'exit_distributed_process(3)\n'
+              'print("never printed")\n')
+    proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 3
+    assert proc.stdout == 'printed before exit\n'  # buffered output reached the pipe
+    assert 'logged before exit' in (tmp_path / 'run.log').read_text()
