@@ -14,7 +14,10 @@ photographs, damaged by ``PolygonMask``, packed by restorekit's pipeline), in on
   ``zero_grad`` / ``backward`` / ``step`` of a ``torch.optim`` optimizer.
 
 The two are interleaved (A B, then B A, ...) after warm-up, so load from elsewhere hits both
-alike; the robust figure is the median of the per-pair ratios restorekit / plain.
+alike; the robust figure is the median of the per-pair ratios restorekit / plain. The config's
+``MallocTuningHook`` (``default_hooks.malloc``) tunes glibc's allocator for the whole process, so
+for the plain loop too; ``--glibc-defaults`` drops it, to see what it changes. Minor page faults
+per iteration are reported for both sides.
 
     python benchmarks/framework_overhead.py                     # crop 128, batch 4, 20 pairs
     python benchmarks/framework_overhead.py --quick             # a smoke run of a few seconds
@@ -26,6 +29,7 @@ import copy
 import json
 import os
 import platform
+import resource
 import statistics
 import sys
 import tempfile
@@ -54,6 +58,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--encoder', default=None,
                         help='override both stages\' encoder_name (e.g. resnet18 for a smoke run)')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--glibc-defaults', action='store_true',
+                        help="drop the config's MallocTuningHook: glibc's own mmap/trim thresholds")
     parser.add_argument('--quick', action='store_true',
                         help='smoke run: crop 64, batch 2, resnet18, 2 pairs, 1 warm-up')
     args = parser.parse_args(argv)
@@ -151,18 +157,22 @@ def build_interleaved_loop(batch: dict, args: argparse.Namespace, optimizer_cfg:
                 plain(tensors)
 
             times: Dict[str, List[float]] = dict(restorekit=[], plain=[], restorekit_cpu=[],
-                                                 plain_cpu=[])
+                                                 plain_cpu=[], restorekit_faults=[],
+                                                 plain_faults=[])
             for index in range(args.warmup + args.pairs):
                 order = [('restorekit', framework), ('plain', hand_written)]
                 if index % 2:
                     order.reverse()
                 for name, step in order:
+                    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                     start, start_cpu = time.perf_counter(), time.process_time()
                     step()
                     elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+                    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
                     if index >= args.warmup:
                         times[name].append(elapsed)
                         times[f'{name}_cpu'].append(cpu)
+                        times[f'{name}_faults'].append(faults)
             record.update(times)
             return runner.model
 
@@ -184,6 +194,9 @@ def measure(args: argparse.Namespace) -> dict:
         cfg.model.colorizer.encoder_name = args.encoder
     if args.log_interval:
         cfg.default_hooks.logger.interval = args.log_interval
+    if args.glibc_defaults:
+        cfg.default_hooks.pop('malloc', None)
+    malloc_hook = cfg.default_hooks.get('malloc')
     batch = make_batch(args.crop_size, args.batch_size, args.seed)
     record: dict = {}
     loop = build_interleaved_loop(batch, args, cfg.optim_wrapper.optimizer, record)
@@ -213,6 +226,7 @@ def measure(args: argparse.Namespace) -> dict:
         config=os.path.relpath(args.config), crop_size=args.crop_size,
         batch_size=args.batch_size, encoder=args.encoder or cfg.model.inpainter.encoder_name,
         pairs=args.pairs, warmup=args.warmup, log_interval=cfg.default_hooks.logger.interval,
+        malloc_tuning=dict(malloc_hook) if malloc_hook else None,
         threads=torch.get_num_threads(),
         restorekit_median_s=round(statistics.median(ours), 4),
         plain_median_s=round(statistics.median(plain), 4),
@@ -226,6 +240,8 @@ def measure(args: argparse.Namespace) -> dict:
         plain_cpu_median_s=round(statistics.median(record['plain_cpu']), 4),
         median_pair_cpu_ratio=round(statistics.median(cpu_ratios), 4),
         ratio_of_cpu_sums=round(sum(record['restorekit_cpu']) / sum(record['plain_cpu']), 4),
+        restorekit_minor_faults_median=statistics.median(record['restorekit_faults']),
+        plain_minor_faults_median=statistics.median(record['plain_faults']),
         torch=torch.__version__, python=platform.python_version(), cpu=cpu_name(),
         restorekit_s=[round(t, 4) for t in ours], plain_s=[round(t, 4) for t in plain])
 
@@ -247,6 +263,10 @@ def main(argv=None) -> None:
           f" ratio of means {result['ratio_of_means']:.3f}")
     print(f"CPU time (process): median pair ratio {result['median_pair_cpu_ratio']:.3f}, ratio of "
           f"sums {result['ratio_of_cpu_sums']:.3f}")
+    print(f"minor page faults per iteration (median): restorekit "
+          f"{result['restorekit_minor_faults_median']:.0f}, plain "
+          f"{result['plain_minor_faults_median']:.0f}; glibc malloc "
+          f"{'tuned by MallocTuningHook' if result['malloc_tuning'] else 'defaults'}")
     sys.stdout.flush()
     print(json.dumps({k: v for k, v in result.items() if k not in ('restorekit_s', 'plain_s')}))
 

@@ -91,7 +91,8 @@ _LOSS_MODULES = [
 _METRIC_MODULES = ['restorekit.evaluation.dacon', 'restorekit.evaluation.psnr_ssim']
 _ENGINE_MODULES = [
     'restorekit.engine.hooks', 'restorekit.engine.checkpoint_hook', 'restorekit.engine.nan_guard',
-    'restorekit.engine.bad_input_hook', 'restorekit.engine.visualization_hook'
+    'restorekit.engine.bad_input_hook', 'restorekit.engine.visualization_hook',
+    'restorekit.engine.malloc_tuning'
 ]
 _OPTIM_WRAPPER_MODULES = [
     'restorekit.engine.optim_wrappers', 'restorekit.engine.optim_constructors'
