@@ -158,10 +158,25 @@ def test_grey_stored_as_rgb_reads_back_exactly(tmp_path):
     assert np.array_equal(read_image(path, 'grayscale'), gray)
 
 
+@pytest.fixture(params=['libspng', 'opencv'])
+def png_decoder(request, monkeypatch):
+    """The fast path's decoder: libspng (imagecodecs, the default) or OpenCV's fallback."""
+    from restorekit.datasets.transforms import loading
+    if request.param == 'opencv':
+        monkeypatch.setattr(loading, '_spng_decode', lambda: None)
+    return request.param
+
+
+def test_libspng_is_installed_so_the_fast_path_uses_it():
+    # imagecodecs is in requirements/runtime.txt: the 1.5x whole-sample target depends on it.
+    from restorekit.datasets.transforms.loading import _spng_decode
+    assert _spng_decode() is not None
+
+
 @pytest.mark.parametrize('mode,options', [
     ('RGB', {}), ('L', {}), ('RGB', {'optimize': True}), ('RGB', {'transparency': (1, 2, 3)}),
     ('L', {'transparency': 7})])
-def test_fast_png_path_decodes_exactly_what_pil_decodes(tmp_path, mode, options):
+def test_fast_png_path_decodes_exactly_what_pil_decodes(tmp_path, mode, options, png_decoder):
     from PIL import Image
 
     from restorekit.datasets.transforms.loading import (_decode_plain_png, decode_image,
@@ -182,3 +197,22 @@ def test_fast_png_path_decodes_exactly_what_pil_decodes(tmp_path, mode, options)
     with Image.open(path) as reference:  # the PIL path's result, whichever path decoded it
         expected = pil_to_array(reference)
     np.testing.assert_array_equal(decode_image(path), expected)
+
+
+@pytest.mark.parametrize('damage', ['flipped_idat_byte', 'truncated'])
+def test_fast_png_path_reports_corrupt_files_instead_of_decoding_wrong_pixels(
+        tmp_path, damage, png_decoder):
+    from restorekit.datasets.transforms.loading import (UnreadableImageError, _decode_plain_png,
+                                                        decode_image)
+    array = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    path = save(array, tmp_path / 'image.png')
+    encoded = bytearray(open(path, 'rb').read())
+    idat = encoded.index(b'IDAT')
+    if damage == 'flipped_idat_byte':
+        encoded[idat + 60] ^= 0xFF  # inside the compressed stream: zlib's check must fail
+    else:
+        encoded = encoded[:idat + len(encoded[idat:]) // 2]
+    open(path, 'wb').write(bytes(encoded))
+    assert _decode_plain_png(np.frombuffer(bytes(encoded), dtype=np.uint8)) is None
+    with pytest.raises(UnreadableImageError):
+        decode_image(path)
