@@ -32,7 +32,7 @@ BUILD_ARGS['INPAINTERS']['SmpUNet'] = SMALL_NETWORK
 BUILD_ARGS['COLORIZERS']['SmpUNet'] = dict(SMALL_NETWORK, out_channels=3)
 BUILD_ARGS['MASK_DETECTORS']['SmpUNet'] = SMALL_NETWORK
 BUILD_ARGS['MODELS']['Restorer'] = dict(inpainter=dict(type='SmpUNet', **SMALL_NETWORK))
-BUILD_ARGS['INPAINTERS']['TeleaPriorInpainter'] = dict(
+BUILD_ARGS['INPAINTERS']['PriorResidualInpainter'] = dict(
     inpainter=dict(type='SmpUNet', use_mask=True, **SMALL_NETWORK))
 BUILD_ARGS['COLORIZERS']['LabColorizer'] = dict(
     colorizer=dict(type='SmpUNet', out_channels=2, activation='tanh', **SMALL_NETWORK))

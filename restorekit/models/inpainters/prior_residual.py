@@ -1,13 +1,23 @@
-"""An inpainter that starts at OpenCV's Telea inpainting and learns a correction on top of it.
+"""An inpainter that starts at classical inpainting and may learn a correction on top of it.
 
-Classical diffusion / fast-marching inpainting (Telea, "An Image Inpainting Technique Based on the
-Fast Marching Method", J. Graphics Tools 2004) is a strong prior for thin damage and a reasonable
-one for large holes; residual learning on top of a fixed estimate (He et al., "Deep Residual
-Learning", CVPR 2016; the zero-initialised last layer of ReZero, Bachlechner et al. 2020, and of
-ControlNet's zero convolutions, Zhang et al. ICCV 2023) makes the untrained network reproduce the
-prior exactly, so training can only move away from it where the data say so.
+Classical inpainting is a strong prior for the constant-grey polygons of this task:
+
+* Telea's fast marching (Telea, "An Image Inpainting Technique Based on the Fast Marching
+  Method", J. Graphics Tools 2004) and the Navier-Stokes method (Bertalmio et al., CVPR 2001),
+  both from OpenCV's ``cv2.inpaint``;
+* biharmonic inpainting (Damelin and Hoang, "On Surface Completion and Image Inpainting by
+  Biharmonic Functions", 2018), from scikit-image's ``inpaint_biharmonic``: the smoothest
+  (fourth-order) fill of each hole from its surroundings.
+
+Their errors differ, and the mean of several estimates has less variance than each, which SSIM
+rewards: on the held-out tiles of nine demo splits (three seeds x 64, 128 and 256 px) the mean of
+the three scored at least Telea alone on every split (docs/model_zoo.md). Residual learning on
+top of a fixed estimate (He et al., CVPR 2016; the zero-initialised last layer of ReZero,
+Bachlechner et al. 2020, and of ControlNet's zero convolutions, Zhang et al. ICCV 2023) makes an
+untrained correction network reproduce the prior exactly, so training only moves away from it
+where the data say so.
 """
-from typing import Optional, Union
+from typing import Callable, Dict, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -23,80 +33,147 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
         torch.uint8).numpy()
 
 
-def telea_inpaint(image: torch.Tensor, mask: torch.Tensor, radius: int = 3) -> torch.Tensor:
-    """OpenCV's Telea inpainting of every sample and channel, without gradient.
+def _opencv(flag_name: str) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:
+    def inpaint(grey: np.ndarray, hole: np.ndarray, radius: int) -> np.ndarray:
+        import cv2  # imported here: only these inpainters need OpenCV
+
+        return cv2.inpaint(grey, hole.astype(np.uint8) * 255, radius,
+                           getattr(cv2, flag_name)).astype(np.float32)
+
+    return inpaint
+
+
+def _biharmonic(grey: np.ndarray, hole: np.ndarray, radius: int) -> np.ndarray:
+    """scikit-image's biharmonic fill, in uint8 units (float); ``radius`` is not used."""
+    from skimage.restoration import inpaint_biharmonic
+
+    if hole.all():  # nothing known to extend: leave the input as it is
+        return grey.astype(np.float32)
+    filled = inpaint_biharmonic(grey.astype(np.float64) / 255.0, hole)
+    return (np.clip(filled, 0.0, 1.0) * 255.0).astype(np.float32)
+
+
+#: The classical inpainters: ``(grey uint8 (H, W), hole bool (H, W), radius) -> float (H, W)``
+#: in uint8 units.
+CLASSICAL_INPAINTERS: Dict[str, Callable[[np.ndarray, np.ndarray, int], np.ndarray]] = {
+    'telea': _opencv('INPAINT_TELEA'),
+    'navier_stokes': _opencv('INPAINT_NS'),
+    'biharmonic': _biharmonic,
+}
+
+
+def classical_inpaint(image: torch.Tensor, mask: torch.Tensor,
+                      methods: Sequence[str] = ('telea', ), radius: int = 3) -> torch.Tensor:
+    """The mean of classical inpaintings of every sample and channel, without gradient.
 
     ``image`` (N, C, H, W) in [-1, 1] is rounded to uint8 (``(x + 1) * 127.5``) exactly as
-    ``tools/benchmark_quality.py`` feeds ``cv2.inpaint`` the uint8 grey, ``mask`` (N, 1, H, W) is
-    1 (> 0.5) = damaged. Returns (N, C, H, W) in [-1, 1] (``filled / 127.5 - 1``) on ``image``'s
-    device and dtype; the known pixels are the rounded input.
+    ``tools/benchmark_quality.py`` feeds ``cv2.inpaint`` the uint8 grey; ``mask`` (N, 1, H, W) is
+    1 (> 0.5) = damaged. Each method of :data:`CLASSICAL_INPAINTERS` fills the hole, and the
+    result is their mean (not rounded). Returns (N, C, H, W) in [-1, 1] on ``image``'s device and
+    dtype; the known pixels are the rounded input. Samples without damage are returned as is.
     """
-    import cv2  # imported here: only this inpainter needs OpenCV
-
-    holes = (mask.detach().cpu() > 0.5).to(torch.uint8).mul_(255).numpy()
-    filled = np.empty(tuple(image.shape), dtype=np.uint8)
+    unknown = [name for name in methods if name not in CLASSICAL_INPAINTERS]
+    if unknown or not methods:
+        raise ValueError(f'classical_inpaint: methods must be a non-empty selection of '
+                         f'{sorted(CLASSICAL_INPAINTERS)}, got {list(methods)}.')
+    holes = (mask.detach().cpu() > 0.5).numpy()
+    filled = np.empty(tuple(image.shape), dtype=np.float32)
     for index in range(image.shape[0]):
+        hole = holes[index, 0]
         for channel in range(image.shape[1]):
-            filled[index, channel] = cv2.inpaint(
-                to_uint8(image[index, channel]), holes[index, 0], radius, cv2.INPAINT_TELEA)
+            grey = to_uint8(image[index, channel])
+            if not hole.any():
+                filled[index, channel] = grey
+                continue
+            filled[index, channel] = np.mean(
+                [CLASSICAL_INPAINTERS[name](grey, hole, radius) for name in methods], axis=0)
     prior = torch.from_numpy(filled).to(device=image.device, dtype=torch.float32)
     return (prior / 127.5 - 1.0).to(image.dtype)
 
 
-@INPAINTERS.register_module()
-class TeleaPriorInpainter(nn.Module):
-    """Telea inpainting as a prior, plus a learned correction: ``prior + inner(prior, mask)``.
+def telea_inpaint(image: torch.Tensor, mask: torch.Tensor, radius: int = 3) -> torch.Tensor:
+    """OpenCV's Telea inpainting (``classical_inpaint`` with ``methods=('telea',)``)."""
+    return classical_inpaint(image, mask, ('telea', ), radius)
 
-    ``prior`` is OpenCV's Telea fast-marching inpainting of the input (:func:`telea_inpaint`,
-    computed per sample on the CPU, no gradient). The inner inpainter (any ``INPAINTERS`` module,
-    called with the module interface ``(image, mask)``) receives the prior, with the hole already
-    filled, and the mask; its output is a *correction* added to the prior. Its last convolution is
-    zero-initialised (:func:`zero_init_last_conv`), so the untrained model returns exactly the
-    Telea inpainting (the reference of ``tools/benchmark_quality.py``) and training only adds to
-    it. The sum is clamped to [-1, 1].
+
+@INPAINTERS.register_module()
+class PriorResidualInpainter(nn.Module):
+    """Classical inpainting as a prior, plus an optional learned correction.
+
+    ``prior`` is the mean of the classical inpaintings named in ``priors``
+    (:func:`classical_inpaint`, computed per sample on the CPU, no gradient). Without an inner
+    inpainter the output is the prior (no parameters: nothing to train). With one (any
+    ``INPAINTERS`` module, called with the module interface ``(image, mask)``), it receives the
+    prior, the hole already filled, and the mask, and its output is a *correction* added to the
+    prior; its last convolution is zero-initialised (:func:`zero_init_last_conv`), so the
+    untrained model returns exactly the prior and training only adds to it. The sum is clamped to
+    [-1, 1].
 
     The inner network should see the prior inside the hole: e.g. ``SmpUNet(use_mask=True)``
     (linear output). An inner inpainter that blanks the hole itself (``GatedConvInpainter``) works
     too, but then only sees the known context and the mask.
 
+    Cost: Telea and Navier-Stokes take about 1 ms per 128 px tile; biharmonic grows with the hole
+    area, about 0.15 s for a 512x512 image with a DACON polygon (6 % of the image), 1 s at 33 %,
+    3.5 s at 56 %.
+
     Args:
+        priors: The classical inpainters whose mean is the prior, from ``'telea'``,
+            ``'navier_stokes'`` and ``'biharmonic'``.
         inpainter: Config (built from ``INPAINTERS``) or module of the inner network,
-            ``(prior (N, C, H, W), mask (N, 1, H, W)) -> correction (N, C, H, W)``.
-        radius: Telea's neighbourhood radius in pixels (``cv2.inpaint``'s ``inpaintRadius``).
+            ``(prior (N, C, H, W), mask (N, 1, H, W)) -> correction (N, C, H, W)``; None for the
+            prior alone.
+        radius: The neighbourhood radius in pixels of Telea and Navier-Stokes (``cv2.inpaint``'s
+            ``inpaintRadius``).
         zero_init: Zero the inner network's last convolution, so the initial output is the prior.
     """
 
-    def __init__(self, inpainter: Union[dict, nn.Module], radius: int = 3,
+    def __init__(self, priors: Sequence[str] = ('telea', ),
+                 inpainter: Optional[Union[dict, nn.Module]] = None, radius: int = 3,
                  zero_init: bool = True) -> None:
         super().__init__()
+        name = type(self).__name__
         if int(radius) < 1:
-            raise ValueError(f'TeleaPriorInpainter: radius must be >= 1, got {radius!r}.')
+            raise ValueError(f'{name}: radius must be >= 1, got {radius!r}.')
+        priors = tuple(priors)
+        if not priors or any(prior not in CLASSICAL_INPAINTERS for prior in priors):
+            raise ValueError(f'{name}: priors must be a non-empty selection of '
+                             f'{sorted(CLASSICAL_INPAINTERS)}, got {list(priors)}.')
         if isinstance(inpainter, dict):
             inpainter = INPAINTERS.build(inpainter)
-        if not isinstance(inpainter, nn.Module):
-            raise TypeError(f'TeleaPriorInpainter: inpainter must be a config dict or an '
-                            f'nn.Module, got {type(inpainter).__name__}.')
+        if inpainter is not None and not isinstance(inpainter, nn.Module):
+            raise TypeError(f'{name}: inpainter must be a config dict, an nn.Module or None, '
+                            f'got {type(inpainter).__name__}.')
+        self.priors = priors
         self.inpainter = inpainter
         self.radius = int(radius)
-        if zero_init:
-            zero_init_last_conv(self.inpainter, 'TeleaPriorInpainter')
+        if zero_init and inpainter is not None:
+            zero_init_last_conv(self.inpainter, name)
+
+    def prior(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The classical prior (N, C, H, W) in [-1, 1]."""
+        return classical_inpaint(image, mask, self.priors, self.radius)
 
     def forward(self, image: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """The inpainted image (N, C, H, W) in [-1, 1]; ``mask`` (N, 1, H, W), 1 = damaged."""
+        name = type(self).__name__
         if image.dim() != 4:
-            raise ValueError(f'TeleaPriorInpainter: image must be (N, C, H, W), got '
-                             f'{tuple(image.shape)}.')
+            raise ValueError(f'{name}: image must be (N, C, H, W), got {tuple(image.shape)}.')
         if mask is None:
-            raise ValueError('TeleaPriorInpainter needs the damage mask, got mask=None. Give the '
-                             'Restorer a mask detector or samples with a `mask`.')
+            raise ValueError(f'{name} needs the damage mask, got mask=None. Give the Restorer a '
+                             f'mask detector or samples with a `mask`.')
         if tuple(mask.shape) != (image.shape[0], 1, *image.shape[2:]):
-            raise ValueError(f'TeleaPriorInpainter: mask must be (N, 1, H, W) = '
+            raise ValueError(f'{name}: mask must be (N, 1, H, W) = '
                              f'{(image.shape[0], 1, *image.shape[2:])}, got {tuple(mask.shape)}.')
         mask = mask.to(image.dtype)
-        prior = telea_inpaint(image, mask, self.radius)
+        prior = self.prior(image, mask)
+        if self.inpainter is None:
+            return prior
         correction = self.inpainter(prior, mask)
         if correction.shape != prior.shape:
-            raise ValueError(f'TeleaPriorInpainter: the inner inpainter '
-                             f'{type(self.inpainter).__name__} must return {tuple(prior.shape)}, '
-                             f'got {tuple(correction.shape)}.')
+            raise ValueError(f'{name}: the inner inpainter {type(self.inpainter).__name__} must '
+                             f'return {tuple(prior.shape)}, got {tuple(correction.shape)}.')
         return (prior + correction).clamp(-1.0, 1.0)
+
+    def extra_repr(self) -> str:
+        return f'priors={self.priors}, radius={self.radius}'
