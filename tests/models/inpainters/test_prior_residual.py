@@ -149,3 +149,16 @@ def test_unknown_priors_are_refused():
         PriorResidualInpainter(priors=('telea', 'patchmatch'))
     with pytest.raises(ValueError, match='methods must be'):
         classical_inpaint(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 8), ())
+
+
+def test_holes_above_the_pixel_limit_leave_biharmonic_out_of_the_mean():
+    _, _, image, mask = _damaged_photo(40, 40, seed=5)
+    holes = int(mask.sum())
+    three = ('telea', 'navier_stokes', 'biharmonic')
+    limited = classical_inpaint(image, mask, three, max_biharmonic_pixels=holes - 1)
+    assert torch.allclose(limited, classical_inpaint(image, mask, ('telea', 'navier_stokes')))
+    assert torch.equal(classical_inpaint(image, mask, three, max_biharmonic_pixels=holes),
+                       classical_inpaint(image, mask, three, max_biharmonic_pixels=None))
+    # Biharmonic alone is what was asked for: the limit does not empty the selection.
+    assert torch.equal(classical_inpaint(image, mask, ('biharmonic', ), max_biharmonic_pixels=1),
+                       classical_inpaint(image, mask, ('biharmonic', ), max_biharmonic_pixels=None))
