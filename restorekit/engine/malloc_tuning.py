@@ -47,6 +47,16 @@ def _glibc() -> Optional[ctypes.CDLL]:
     return libc if hasattr(libc, 'mallopt') else None
 
 
+def check_thresholds(mmap_threshold: int, trim_threshold: int, owner: str) -> None:
+    """A ValueError naming ``owner`` unless 0 < mmap_threshold <= 32 MiB and trim_threshold > 0
+    (bytes)."""
+    if not 0 < mmap_threshold <= MAX_MMAP_THRESHOLD:
+        raise ValueError(f'{owner}: the mmap threshold must be in (0, {MAX_MMAP_THRESHOLD}] bytes '
+                         f'(32 MiB; glibc refuses more), got {mmap_threshold}.')
+    if trim_threshold <= 0:
+        raise ValueError(f'{owner}: the trim threshold must be positive, got {trim_threshold}.')
+
+
 def tune_glibc_malloc(mmap_threshold: int = MAX_MMAP_THRESHOLD,
                       trim_threshold: int = 256 * 1024 * 1024) -> str:
     """Fix glibc's mmap and trim thresholds for this process (and processes forked from it).
@@ -61,12 +71,7 @@ def tune_glibc_malloc(mmap_threshold: int = MAX_MMAP_THRESHOLD,
         What happened, for the log: ``'tuned'``, or why nothing was changed (not glibc, or the
         user set ``MALLOC_*_THRESHOLD_`` already).
     """
-    if not 0 < mmap_threshold <= MAX_MMAP_THRESHOLD:
-        raise ValueError(f'tune_glibc_malloc: mmap_threshold must be in (0, {MAX_MMAP_THRESHOLD}] '
-                         f'bytes (glibc refuses more), got {mmap_threshold}.')
-    if trim_threshold <= 0:
-        raise ValueError(f'tune_glibc_malloc: trim_threshold must be positive, got '
-                         f'{trim_threshold}.')
+    check_thresholds(mmap_threshold, trim_threshold, 'tune_glibc_malloc')
     user_set = [name for name in ENV_VARIABLES if name in os.environ]
     if user_set:
         return f'left as set by {", ".join(user_set)}'
@@ -102,10 +107,7 @@ class MallocTuningHook(Hook):
         self.mmap_threshold = int(mmap_threshold_mb * 1024 * 1024)
         self.trim_threshold = int(trim_threshold_mb * 1024 * 1024)
         # Checked now, so a bad value fails when the runner is built.
-        if not 0 < self.mmap_threshold <= MAX_MMAP_THRESHOLD or self.trim_threshold <= 0:
-            raise ValueError(f'MallocTuningHook: need 0 < mmap_threshold_mb <= 32 and '
-                             f'trim_threshold_mb > 0, got {mmap_threshold_mb}, '
-                             f'{trim_threshold_mb}.')
+        check_thresholds(self.mmap_threshold, self.trim_threshold, 'MallocTuningHook')
         self.outcome: Optional[str] = None
 
     def before_run(self, runner) -> None:

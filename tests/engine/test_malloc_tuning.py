@@ -54,12 +54,14 @@ def test_user_settings_win(monkeypatch):
 
 
 def test_bad_thresholds_are_refused():
-    with pytest.raises(ValueError, match='mmap_threshold'):
+    with pytest.raises(ValueError, match='tune_glibc_malloc: the mmap threshold'):
         tune_glibc_malloc(mmap_threshold=MAX_MMAP_THRESHOLD + 1)
-    with pytest.raises(ValueError, match='trim_threshold'):
+    with pytest.raises(ValueError, match='tune_glibc_malloc: the trim threshold'):
         tune_glibc_malloc(trim_threshold=0)
-    with pytest.raises(ValueError, match='MallocTuningHook'):
+    with pytest.raises(ValueError, match='MallocTuningHook: the mmap threshold'):
         MallocTuningHook(mmap_threshold_mb=64)
+    with pytest.raises(ValueError, match='MallocTuningHook: the trim threshold'):
+        MallocTuningHook(trim_threshold_mb=0)
 
 
 def test_default_runtime_applies_the_hook_when_a_run_starts(monkeypatch):

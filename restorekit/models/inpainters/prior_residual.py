@@ -17,7 +17,7 @@ Bachlechner et al. 2020, and of ControlNet's zero convolutions, Zhang et al. ICC
 untrained correction network reproduce the prior exactly, so training only moves away from it
 where the data say so.
 """
-from typing import Callable, Dict, Optional, Sequence, Union
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -67,6 +67,16 @@ CLASSICAL_INPAINTERS: Dict[str, Callable[[np.ndarray, np.ndarray, int], np.ndarr
 MAX_BIHARMONIC_PIXELS = 65536
 
 
+def check_methods(methods: Sequence[str], owner: str) -> Tuple[str, ...]:
+    """``methods`` as a tuple, or a ValueError naming ``owner`` when it is empty or holds a name
+    that is not in :data:`CLASSICAL_INPAINTERS`."""
+    methods = tuple(methods)
+    if not methods or any(name not in CLASSICAL_INPAINTERS for name in methods):
+        raise ValueError(f'{owner}: the classical inpainters must be a non-empty selection of '
+                         f'{sorted(CLASSICAL_INPAINTERS)}, got {list(methods)}.')
+    return methods
+
+
 def classical_inpaint(image: torch.Tensor, mask: torch.Tensor,
                       methods: Sequence[str] = ('telea', ), radius: int = 3,
                       max_biharmonic_pixels: Optional[int] = MAX_BIHARMONIC_PIXELS
@@ -81,20 +91,19 @@ def classical_inpaint(image: torch.Tensor, mask: torch.Tensor,
     A sample whose hole has more than ``max_biharmonic_pixels`` pixels (None: no limit) leaves
     biharmonic out of the mean when other methods are named, to bound the time per image.
     """
-    unknown = [name for name in methods if name not in CLASSICAL_INPAINTERS]
-    if unknown or not methods:
-        raise ValueError(f'classical_inpaint: methods must be a non-empty selection of '
-                         f'{sorted(CLASSICAL_INPAINTERS)}, got {list(methods)}.')
+    methods = check_methods(methods, 'classical_inpaint')
+    with_biharmonic = list(methods)
+    without_biharmonic = [name for name in methods if name != 'biharmonic'] or with_biharmonic
     holes = (mask.detach().cpu() > 0.5).numpy()
     filled = np.empty(tuple(image.shape), dtype=np.float32)
     for index in range(image.shape[0]):
         hole = holes[index, 0]
-        names = [name for name in methods
-                 if name != 'biharmonic' or max_biharmonic_pixels is None
-                 or int(hole.sum()) <= max_biharmonic_pixels] or list(methods)
+        hole_pixels = int(hole.sum())
+        names = (with_biharmonic if max_biharmonic_pixels is None
+                 or hole_pixels <= max_biharmonic_pixels else without_biharmonic)
         for channel in range(image.shape[1]):
             grey = to_uint8(image[index, channel])
-            if not hole.any():
+            if not hole_pixels:
                 filled[index, channel] = grey
                 continue
             filled[index, channel] = np.mean(
@@ -151,10 +160,7 @@ class PriorResidualInpainter(nn.Module):
         name = type(self).__name__
         if int(radius) < 1:
             raise ValueError(f'{name}: radius must be >= 1, got {radius!r}.')
-        priors = tuple(priors)
-        if not priors or any(prior not in CLASSICAL_INPAINTERS for prior in priors):
-            raise ValueError(f'{name}: priors must be a non-empty selection of '
-                             f'{sorted(CLASSICAL_INPAINTERS)}, got {list(priors)}.')
+        priors = check_methods(priors, f'{name} priors')
         if isinstance(inpainter, dict):
             inpainter = INPAINTERS.build(inpainter)
         if inpainter is not None and not isinstance(inpainter, nn.Module):
