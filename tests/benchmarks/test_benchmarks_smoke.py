@@ -49,3 +49,22 @@ def test_scaling_reports_time_and_peak_memory_per_size():
     assert row['median_s'] > 0
     assert row['peak_rss_mib'] >= row['peak_rss_before_mib'] > 0
     assert result['skipped'] == []
+
+
+def test_png_decoders_compares_restorekits_decoders_with_pil():
+    result = run_script('png_decoders.py', '--quick', '--size', '64')
+    decoders = result['decoders']
+    assert decoders['PIL']['ratio_to_pil'] == 1.0
+    assert {'opencv (restorekit fallback)',
+            'libspng via imagecodecs (restorekit default)'} <= set(decoders)
+    assert all(row['ms'] > 0 for row in decoders.values())
+
+
+def test_classical_inpainting_reports_every_prior_and_its_time():
+    result = run_script('classical_inpainting.py', '--quick')
+    (row, ) = result['quality']
+    assert row['tiles'] == 4 and row['tiles_at_least_telea']['telea (reference)'] == 1.0
+    assert set(row['mean']) == {'telea (reference)', 'navier_stokes', 'biharmonic',
+                                'telea + biharmonic', 'all three (default)'}
+    assert [timing['holes'] for timing in result['timing']] == ['PolygonMask', 'BrushStrokeMask']
+    assert set(result['timing'][0]['seconds']) == {'telea', 'navier_stokes', 'biharmonic'}

@@ -120,10 +120,10 @@ def _decode_plain_png(encoded: np.ndarray) -> Optional[np.ndarray]:
     anything else.
 
     The data pipeline's common case (DACON's files are 8-bit RGB and grey PNGs). libspng (through
-    ``imagecodecs``, in the runtime requirements) decodes a 512x512 RGB photograph in about 4.1
-    ms, OpenCV's libpng (the fallback when ``imagecodecs`` is missing) in 6.6 ms and PIL in 9.0
-    ms; all check the zlib stream, so a corrupt file is an error, not wrong pixels (``pyspng``,
-    which skips those checks, is not used). PNG is lossless, so the pixels equal PIL's; files with
+    ``imagecodecs``, in the runtime requirements) decodes a 512x512 RGB photograph in 0.59x
+    PIL's time, OpenCV's libpng (the fallback when ``imagecodecs`` is missing) in 0.84x
+    (``benchmarks/png_decoders.py``); all check the zlib stream, so a corrupt file is an error,
+    not wrong pixels (``pyspng``, which skips those checks, is not used). PNG is lossless, so the pixels equal PIL's; files with
     a palette, alpha, transparency (``tRNS``), 16 bits or a broken stream return None and take
     the PIL path, which applies the module's policy and raises its errors.
     """

@@ -63,7 +63,8 @@ CLASSICAL_INPAINTERS: Dict[str, Callable[[np.ndarray, np.ndarray, int], np.ndarr
 
 
 #: Hole pixels above which biharmonic inpainting is left out of a mean with other methods: its
-#: cost grows with the hole (about 0.15 s for 16k pixels, 1 s for 87k, 3.5 s for 147k).
+#: cost grows with the hole (``benchmarks/classical_inpainting.py``: 0.145 s for a 512x512 image
+#: with a DACON polygon, 6 % of it; 0.309 s with brush strokes, 12.5 %).
 MAX_BIHARMONIC_PIXELS = 65536
 
 
@@ -134,10 +135,10 @@ class PriorResidualInpainter(nn.Module):
     (linear output). An inner inpainter that blanks the hole itself (``GatedConvInpainter``) works
     too, but then only sees the known context and the mask.
 
-    Cost: Telea and Navier-Stokes take about 1 ms per 128 px tile; biharmonic grows with the hole
-    area, about 0.15 s for a 512x512 image with a DACON polygon (6 % of the image), 1 s at 33 %,
-    3.5 s at 56 %; holes above ``max_biharmonic_pixels`` (65,536, a quarter of a 512x512 image)
-    therefore leave it out of the mean.
+    Cost (``benchmarks/classical_inpainting.py``, a 512x512 image with a DACON polygon): Telea
+    and Navier-Stokes about 7 ms, biharmonic 0.145 s, growing with the hole; holes above
+    ``max_biharmonic_pixels`` (65,536, a quarter of a 512x512 image) therefore leave it out of
+    the mean.
 
     Args:
         priors: The classical inpainters whose mean is the prior, from ``'telea'``,
