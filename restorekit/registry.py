@@ -63,19 +63,19 @@ _MODEL_MODULES = [
     'restorekit.models.restorers.data_preprocessor',
 ]
 _INPAINTER_MODULES = [
-    'restorekit.models.inpainters.smp_unet',
+    'restorekit.models.backbones.smp_unet',
     'restorekit.models.inpainters.context_encoder',
     'restorekit.models.inpainters.gated_conv',
     'restorekit.models.inpainters.mat',
     'restorekit.models.inpainters.prior_residual',
 ]
 _COLORIZER_MODULES = [
-    'restorekit.models.inpainters.smp_unet',
+    'restorekit.models.backbones.smp_unet',
     'restorekit.models.colorizers.pix2pix_unet',
     'restorekit.models.colorizers.lab_colorizer',
 ]
 _DETECTOR_MODULES = [
-    'restorekit.models.inpainters.smp_unet',
+    'restorekit.models.backbones.smp_unet',
     'restorekit.models.detectors.constant_fill',
     'restorekit.models.detectors.unet_detector',
 ]

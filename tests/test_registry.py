@@ -53,7 +53,7 @@ def test_importing_one_component_does_not_import_the_others():
                      "'segmentation_models_pytorch', 'restorekit.datasets'))])")
     assert 'restorekit.models.losses.pixel' in loaded
     assert 'segmentation_models_pytorch' not in loaded
-    assert 'restorekit.models.inpainters.smp_unet' not in loaded
+    assert 'restorekit.models.backbones.smp_unet' not in loaded
     assert 'restorekit.datasets' not in loaded
 
 
@@ -62,7 +62,7 @@ def test_registry_imports_its_locations_on_first_use():
                      "LOSSES.build(dict(type='L1Loss')); "
                      "print([m for m in sys.modules if m.startswith('restorekit.')])")
     assert 'restorekit.models.losses.pixel' in loaded
-    assert 'restorekit.models.inpainters.smp_unet' not in loaded
+    assert 'restorekit.models.backbones.smp_unet' not in loaded
 
 
 def _registered(reg):
