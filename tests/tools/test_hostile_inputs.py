@@ -390,3 +390,41 @@ def test_a_multi_page_tiff_says_only_page_one_was_restored(config, tmp_path, cap
     assert f'NOTE {folder / "scan.tif"}: 3 pages (a multi-page file): only page 1 was restored' \
         in printed
     assert os.listdir(out) == ['scan.png']
+
+
+# --- tools/test.py: the datasets apply the same limit ---------------------------------------------
+def test_tools_test_skips_an_image_over_max_pixels_and_reports_it(tiny_dacon_root, tmp_path):
+    """A test image over ``--max-pixels`` is a bad input: with ``bad_inputs='skip'`` the header
+    pre-check leaves it out by name, the others are scored, and the limit does not outlive the
+    run."""
+    import csv
+    import shutil
+
+    import test as test_tool  # tools/test.py (tools/ comes first on sys.path)
+    import train
+    from mmengine.config import Config
+
+    from config_utils import shrink_config
+    from restorekit.datasets.transforms.image_header import MAX_PIXELS_ENV
+
+    data_root = str(tmp_path / 'data')
+    shutil.copytree(tiny_dacon_root, data_root)
+    with open(osp.join(data_root, 'test.csv'), newline='') as file:
+        row = next(csv.DictReader(file))
+    bomb = osp.normpath(osp.join(data_root, row['input_image_path']))
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    cfg = Config.fromfile(osp.join(root, 'configs/unet_two_stage_demo.py'))
+    cfg = shrink_config(cfg, data_root, str(tmp_path / 'work'), iters=1, num_eval=3)
+    cfg.test_dataloader.dataset.update(bad_inputs='skip', precheck='header')
+    config = str(tmp_path / 'small.py')
+    cfg.dump(config)
+    train.main([config])
+    Image.new('L', (3000, 2000)).save(bomb)  # 6 million pixels, 6 KB
+    metrics = test_tool.main([config, str(tmp_path / 'work' / 'iter_1.pth'), '--max-pixels',
+                              '1000000', '--work-dir', str(tmp_path / 'test_work')])
+    assert 0.0 <= metrics['dacon/score'] <= 1.0
+    assert MAX_PIXELS_ENV not in os.environ
+    log = open(next((tmp_path / 'test_work').rglob('*.log'))).read()
+    assert f'{bomb}: not a readable image (3000 x 2000 = 6,000,000 pixels is over the limit ' \
+        'of 1,000,000' in log
+    assert 'test: 1 bad input file(s) were skipped (1 by the pre-check, 0 while loading)' in log

@@ -18,6 +18,7 @@ PIL has a decompression-bomb check of its own (an error above ``2 * Image.MAX_IM
 179 million pixels by default). It stays in force for every image below restorekit's limit; only
 when ``max_pixels`` is set above it is PIL's bound raised to match, for restorekit's own reads.
 """
+import errno
 import os
 import struct
 import threading
@@ -172,9 +173,7 @@ def check_file_access(path: str) -> None:
         if os.path.islink(path):
             raise UnreadableImageError(path, 'broken symbolic link (its target '
                                        f'{os.readlink(path)!r} does not exist)') from None
-        error = FileNotFoundError(f'image file not found: {path}')
-        error.filename = path
-        raise error from None
+        raise FileNotFoundError(errno.ENOENT, 'image file not found', path) from None
     except OSError as error:
         raise UnreadableImageError(path, describe_os_error(error)) from None
     if stat.S_ISDIR(info.st_mode):
@@ -190,7 +189,6 @@ def check_file_access(path: str) -> None:
 
 def describe_os_error(error: OSError) -> str:
     """An ``OSError``'s reason in words, without the path it repeats."""
-    import errno
     words = {
         errno.ELOOP: 'symbolic link loop (too many levels of symbolic links)',
         errno.EACCES: 'permission denied',
