@@ -114,8 +114,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         type=int,
         default=None,
         help=f'largest image (width x height) read, checked from the file header before '
-        f'decoding; larger files fail (default {DEFAULT_MAX_PIXELS:,}, or ${MAX_PIXELS_ENV}; 0 = no '
-        'limit)')
+        f'decoding; larger files fail (default {DEFAULT_MAX_PIXELS:,}, or ${MAX_PIXELS_ENV}; '
+        '0 = no limit)')
     parser.add_argument(
         '--zip-member-limit',
         type=size,
@@ -307,7 +307,7 @@ class _Report:
     def __init__(self) -> None:
         self.failures: Dict[str, str] = {}      # label -> why nothing was written
         self.incomplete: Dict[str, str] = {}    # label -> which extra output is missing, why
-        self.notes: Dict[str, str] = {}         # label -> something the user should know
+        self.notes: List[Tuple[str, str]] = []  # (label, something the user should know)
         self.written: List[Tuple[str, str]] = []  # (archive name, restored PNG)
 
 
@@ -337,8 +337,8 @@ def _read(item, mask_option: Optional[str], inputs, max_pixels: Optional[int], r
                 raise InputReadError(item.label,
                                      _describe(error).replace(path, item.label)) from None
         if pages > 1:
-            report.notes[item.label] = (f'{pages} pages (a multi-page file): only page 1 was '
-                                        'restored')
+            report.notes.append((item.label, f'{pages} pages (a multi-page file): only page 1 '
+                                 'was restored'))
         mask_path = mask_for(mask_option, item)
         mask = None if mask_path is None else read_mask(mask_path, gray.shape, max_pixels)
     except InputReadError:
@@ -414,12 +414,13 @@ def clean_leftover_temp_files(args: argparse.Namespace, report: _Report) -> None
     for folder in dict.fromkeys(osp.abspath(folder) for folder in folders):
         removed, kept = clean_stale_temp_files(folder)
         if removed:
-            report.notes[folder] = (f'removed {len(removed)} temporary file(s) left by an '
-                                    f'interrupted earlier run: {", ".join(map(osp.basename, removed))}')
+            names = ', '.join(map(osp.basename, removed))
+            report.notes.append((folder, f'removed {len(removed)} temporary file(s) left by an '
+                                 f'interrupted earlier run: {names}'))
         if kept:
-            report.notes[f'{folder} '] = (
-                f'left {len(kept)} temporary file(s) younger than {STALE_TEMP_AGE_S:.0f} s (another '
-                f'run writing here?): {", ".join(map(osp.basename, kept))}')
+            names = ', '.join(map(osp.basename, kept))
+            report.notes.append((folder, f'left {len(kept)} temporary file(s) younger than '
+                                 f'{STALE_TEMP_AGE_S:.0f} s (another run writing here?): {names}'))
 
 
 def run(args: argparse.Namespace, items: List, inferencer, inputs=None) -> int:
@@ -485,8 +486,8 @@ def summarize(args: argparse.Namespace, items: Sequence, report: _Report) -> int
         print(f'  FAILED {label}: {reason}')
     for label, reason in report.incomplete.items():
         print(f'  INCOMPLETE {label}: {reason}')
-    for label, note in report.notes.items():
-        print(f'  NOTE {label.strip()}: {note}')
+    for label, note in report.notes:
+        print(f'  NOTE {label}: {note}')
     if args.zip_path:
         if zip_error:
             print(f'submission archive NOT written: {args.zip_path}: {zip_error} (the restored '

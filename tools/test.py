@@ -4,6 +4,7 @@ Runs the config's ``test_dataloader`` and ``test_evaluator`` (the DACON score, P
 with ``--out DIR``, writes every restored image as a PNG named like its input.
 """
 import argparse
+import sys
 
 from restorekit.engine.dist import exit_distributed_process, shutdown_distributed
 from restorekit.datasets.transforms.image_header import default_max_pixels_set_to
@@ -23,8 +24,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_out_folder(out: str) -> None:
+    """Create ``--out`` and check it can be written before the model is built: a read-only, full
+    or uncreatable folder is a usage error (exit status 2), not a failure after the test."""
+    from restorekit.apis.output_folder import OutputFolderError, prepare_output_folders
+
+    try:
+        prepare_output_folders([out], '--out')
+    except OutputFolderError as error:
+        print(f'error: {error}', file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.out:
+        check_out_folder(args.out)
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
     cfg.resume = False

@@ -305,4 +305,3 @@ class InputSet:
 
     def __exit__(self, *exc) -> None:
         self.close()
-

@@ -108,3 +108,16 @@ def test_output_folders_are_created_checked_and_removed_on_failure(tmp_path, mon
     with pytest.raises(OutputFolderError, match=r'cannot create OUTPUT .*masks: read-only file'):
         prepare_output_folders([str(out), str(out / 'masks')])
     assert os.listdir(tmp_path) == []  # what it had created is removed again
+
+
+def test_a_set_of_listed_files_reads_each_in_place(tmp_path):
+    from restorekit.apis.input_sources import InputItem
+
+    items = [InputItem('a', str(tmp_path / 'a.png'), 'a.png', 'a.png'),
+             InputItem('b', '', 'b.png', 'b.png', error='broken symbolic link')]
+    inputs = InputSet.of_items(items)
+    with inputs.local_file(items[0]) as path:
+        assert path == str(tmp_path / 'a.png')
+    with pytest.raises(InputReadError, match='b.png: broken symbolic link'):
+        with inputs.local_file(items[1]):
+            pass

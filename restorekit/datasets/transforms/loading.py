@@ -225,7 +225,9 @@ def composite_over_white(array: np.ndarray) -> np.ndarray:
     return blended[..., 0] if blended.shape[-1] == 1 else blended
 
 
-def read_image(path: str, color_type: str = 'color', max_pixels: Optional[int] = None) -> np.ndarray:
+def read_image(path: str,
+               color_type: str = 'color',
+               max_pixels: Optional[int] = None) -> np.ndarray:
     """Read an image file as RGB uint8 (H, W, 3) (``'color'``), grey uint8 (H, W)
     (``'grayscale'``, PIL ``convert('L')`` luma for colour files) or a bool mask (``'mask'``,
     True where any colour channel is > 0, alpha ignored). ``max_pixels``: see
