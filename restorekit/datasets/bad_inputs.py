@@ -60,8 +60,13 @@ def check_file(path: str, level: str) -> Optional[str]:
         raise ValueError(f'precheck must be one of {PRECHECK_LEVELS}, got {level!r}')
     if level == 'none':
         return None
-    if not os.path.isfile(path):
+    from restorekit.datasets.transforms.image_header import check_file_access
+    try:  # a symbolic link loop, a broken link, a folder, a FIFO, no permission: said as such
+        check_file_access(path)
+    except FileNotFoundError:
         return 'file not found'
+    except BadInputError as error:
+        return error.reason
     if os.path.getsize(path) == 0:
         return 'empty file (0 bytes)'
     if level == 'exists':

@@ -191,3 +191,16 @@ def test_a_decompression_bomb_is_a_bad_input_the_header_precheck_finds(tmp_path,
     index = [i for i in range(3) if unchecked.get_data_info(i)['gt_path'] == bomb][0]
     with pytest.raises(BadInputError, match=r'bomb.png: 3000 x 2000 .*sample'):
         unchecked[index]
+
+
+def test_unreadable_folder_entries_are_bad_inputs_with_their_reason(tmp_path, photo):
+    folder = _folder(tmp_path, photo, ['good_a', 'good_b'])
+    os.symlink('loop.png', os.path.join(folder, 'loop.png'))
+    os.symlink(os.path.join(folder, 'gone.png'), os.path.join(folder, 'broken.png'))
+    dataset = ImageFolderDataset(data_root=folder, pipeline=TRAIN_PIPELINE, bad_inputs='skip',
+                                 precheck='exists')
+    reasons = {os.path.basename(path): reason for path, reason in dataset.precheck_skipped}
+    assert reasons == {'broken.png': f"broken symbolic link (its target "
+                                     f"'{os.path.join(folder, 'gone.png')}' does not exist)",
+                       'loop.png': 'symbolic link loop (too many levels of symbolic links)'}
+    assert len(dataset) == 2
