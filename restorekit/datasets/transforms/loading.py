@@ -189,10 +189,11 @@ def decode_image_with_header(path: str,
     check_file_access(path)
     try:
         if path.lower().endswith('.png'):
-            encoded = np.fromfile(path, dtype=np.uint8)
-            size = png_header_size(encoded[:24].tobytes())
+            with open(path, 'rb') as file:  # the header before the file is read whole
+                size = png_header_size(file.read(24))
             if size is not None:
                 check_pixel_limit(path, size, limit)
+            encoded = np.fromfile(path, dtype=np.uint8)
             array = _decode_plain_png(encoded)
             if array is not None:
                 mode = 'L' if array.ndim == 2 else 'RGB'
