@@ -7,8 +7,9 @@ INPUT is an image file, a folder (the images directly in it, sorted by name), a 
 a folder that gets one PNG per input, named like the input (``<stem>.png``). CHECKPOINT may be the
 word ``none``: random weights, for testing the tool only. See ``docs/inference.md``.
 
-Exit status: 0 when every image was restored, 1 when some failed (each is listed with its reason
-and the others are still written), 2 for usage errors (nothing is written).
+Exit status: 0 when every image was restored, 1 when some failed or an output could not be
+written (each is listed with its reason and the others are still written), 2 for usage errors,
+OUTPUT not writable included (nothing is written).
 """
 import argparse
 import os
@@ -16,7 +17,6 @@ import os.path as osp
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -32,24 +32,18 @@ class UsageError(Exception):
     """A wrong command line: reported and exit status 2, nothing written."""
 
 
-@dataclass
-class InputItem:
-    """One image to restore.
-
-    Attributes:
-        name: The output's stem (``<name>.png``), the input's stem.
-        path: The file to read (for a zip, the member extracted to a temporary folder).
-        label: How messages name the input (its path, or ``archive.zip:member``).
-        filename: The input's own file name (a ``--mask`` folder holds masks of that name).
-    """
-    name: str
-    path: str
-    label: str
-    filename: str = ''
-
-
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     from mmengine.config import DictAction
+
+    from restorekit.apis.input_sources import (DEFAULT_ZIP_MAX_MEMBER_BYTES,
+                                               DEFAULT_ZIP_MAX_TOTAL_BYTES, parse_size)
+    from restorekit.datasets.transforms.image_header import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV
+
+    def size(text: str) -> int:
+        try:
+            return parse_size(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
 
     parser = argparse.ArgumentParser(
         description='Restore damaged black-and-white photographs with a restorekit model.',
@@ -115,101 +109,48 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         nargs='+',
         action=DictAction,
         help='override config keys, e.g. model.colorizer.encoder_depth=4')
+    parser.add_argument(
+        '--max-pixels',
+        type=int,
+        default=None,
+        help=f'largest image (width x height) read, checked from the file header before '
+        f'decoding; larger files fail (default {DEFAULT_MAX_PIXELS:,}, or ${MAX_PIXELS_ENV}; '
+        '0 = no limit)')
+    parser.add_argument(
+        '--zip-member-limit',
+        type=size,
+        default=DEFAULT_ZIP_MAX_MEMBER_BYTES,
+        metavar='SIZE',
+        help='zip INPUT: largest member, uncompressed (e.g. 64M; default 256M; 0 = none)')
+    parser.add_argument(
+        '--zip-total-limit',
+        type=size,
+        default=DEFAULT_ZIP_MAX_TOTAL_BYTES,
+        metavar='SIZE',
+        help='zip INPUT: most bytes inflated from all members together (default 4G; 0 = none)')
     parser.add_argument('--quiet', action='store_true', help='no progress output')
     return parser.parse_args(argv)
 
 
 # --- inputs ---------------------------------------------------------------------------------------
-def _is_image_file(name: str) -> bool:
+# Listing INPUT (folder, CSV, zip) lives in restorekit/apis/input_sources.py.
+def open_inputs(args: argparse.Namespace, temp_dir: str):
+    """The :class:`~restorekit.apis.input_sources.InputSet` of INPUT; UsageError if unusable."""
     from restorekit.apis.image_io import IMAGE_EXTENSIONS
-    return osp.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
-def _stem(path: str) -> str:
-    return osp.splitext(osp.basename(path))[0]
-
-
-def folder_inputs(folder: str) -> List[InputItem]:
-    """The image files directly in ``folder``, sorted by name (sub-folders are not searched)."""
-    names = sorted(
-        name for name in os.listdir(folder)
-        if _is_image_file(name) and osp.isfile(osp.join(folder, name)))
-    return [
-        InputItem(_stem(name), osp.join(folder, name), osp.join(folder, name), name)
-        for name in names
-    ]
-
-
-def csv_inputs(csv_path: str) -> List[InputItem]:
-    """The ``input_image_path`` of every row of a DACON CSV, relative to the CSV's folder."""
-    from restorekit.datasets.dacon_dataset import INPUT_COLUMN, read_csv_rows
+    from restorekit.apis.input_sources import InputError, InputSet
 
     try:
-        header, rows = read_csv_rows(csv_path)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise UsageError(f'cannot read {csv_path}: {error}') from None
-    if INPUT_COLUMN not in header:
-        raise UsageError(f'{csv_path} has no {INPUT_COLUMN!r} column (columns: {header}); a '
-                         f'DACON test.csv has ID,{INPUT_COLUMN}')
-    root = osp.dirname(osp.abspath(csv_path))
-    items = []
-    for line, row in rows:
-        value = (row.get(INPUT_COLUMN) or '').strip()
-        label = f'{csv_path} line {line}'
-        if not value:
-            items.append(InputItem(f'<line {line}>', '', f'{label}: empty {INPUT_COLUMN}'))
-            continue
-        path = value if osp.isabs(value) else osp.normpath(osp.join(root, value))
-        items.append(InputItem(_stem(value), path, path, osp.basename(value)))
-    return items
+        inputs = InputSet(args.input, temp_dir, args.zip_member_limit, args.zip_total_limit)
+    except InputError as error:
+        raise UsageError(str(error)) from None
+    if not inputs.items:
+        inputs.close()
+        raise UsageError(f'INPUT {args.input} holds no images (extensions: '
+                         f'{", ".join(IMAGE_EXTENSIONS)})')
+    return inputs
 
 
-def zip_inputs(zip_path: str, extract_dir: str) -> List[InputItem]:
-    """The image members of a zip (any folder inside it), extracted under ``extract_dir``.
-
-    Members are written under numbered names, never under their own paths, so no member can
-    write outside ``extract_dir``. Folders, macOS metadata and non-image files are skipped.
-    """
-    try:
-        archive = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError) as error:
-        raise UsageError(f'cannot open {zip_path}: {error}') from None
-    items = []
-    with archive:
-        members = sorted((info for info in archive.infolist() if not info.is_dir()),
-                         key=lambda info: info.filename)
-        for index, info in enumerate(members):
-            base = osp.basename(info.filename)
-            if (info.filename.startswith('__MACOSX/') or base.startswith('.')
-                    or not _is_image_file(base)):
-                continue
-            target = osp.join(extract_dir, f'{index:06d}{osp.splitext(base)[1].lower()}')
-            label = f'{zip_path}:{info.filename}'
-            try:
-                with archive.open(info) as source, open(target, 'wb') as destination:
-                    destination.write(source.read())
-            except (zipfile.BadZipFile, OSError, EOFError) as error:  # a corrupt member
-                target = ''
-                label = f'{label} (cannot extract: {error})'
-            items.append(InputItem(_stem(base), target, label, base))
-    return items
-
-
-def collect_inputs(input_path: str, extract_dir: str) -> List[InputItem]:
-    """The images of INPUT: a folder, a CSV, a zip or a single image file."""
-    if osp.isdir(input_path):
-        return folder_inputs(input_path)
-    if not osp.isfile(input_path):
-        raise UsageError(f'INPUT {input_path} does not exist')
-    extension = osp.splitext(input_path)[1].lower()
-    if extension == '.csv':
-        return csv_inputs(input_path)
-    if extension == '.zip':
-        return zip_inputs(input_path, extract_dir)
-    return [InputItem(_stem(input_path), input_path, input_path, osp.basename(input_path))]
-
-
-def mask_for(mask_option: Optional[str], item: InputItem) -> Optional[str]:
+def mask_for(mask_option: Optional[str], item) -> Optional[str]:
     """The mask file of an input: ``--mask`` itself, or its file named like the input.
 
     Raises:
@@ -232,7 +173,7 @@ def _real(path: str) -> str:
     return osp.normcase(osp.realpath(path))
 
 
-def check_outputs(args: argparse.Namespace, items: Sequence[InputItem]) -> None:
+def check_outputs(args: argparse.Namespace, items: Sequence) -> None:
     """Refuse an OUTPUT that is INPUT or a file, and any output path that is an input file."""
     if osp.exists(args.output) and not osp.isdir(args.output):
         raise UsageError(f'OUTPUT {args.output} exists and is not a folder')
@@ -360,24 +301,64 @@ def _setup(args: argparse.Namespace):
                          f'{type(error).__name__}: {error}') from error
 
 
-def _read(item: InputItem, mask_option: Optional[str]):
-    """``(grey, mask or None)`` of an input; raises with the reason when it cannot be read."""
-    from restorekit.apis.image_io import read_gray, read_mask
+class _Report:
+    """What the run did to each input, for the summary and the exit status."""
 
-    if not item.path:
-        raise ValueError(item.label)
-    gray, _ = read_gray(item.path)
-    mask_path = mask_for(mask_option, item)
-    mask = None if mask_path is None else read_mask(mask_path, gray.shape)
+    def __init__(self) -> None:
+        self.failures: Dict[str, str] = {}      # label -> why nothing was written
+        self.incomplete: Dict[str, str] = {}    # label -> which extra output is missing, why
+        self.notes: List[Tuple[str, str]] = []  # (label, something the user should know)
+        self.written: List[Tuple[str, str]] = []  # (archive name, restored PNG)
+
+
+def _read(item, mask_option: Optional[str], inputs, max_pixels: Optional[int], report: _Report):
+    """``(grey, mask or None)`` of an input; raises ``InputReadError`` naming it and the reason.
+
+    Every reading failure (an unreadable entry, a zip member over its cap, any decoder's error, a
+    file over the pixel limit, a bad mask) becomes one ``InputReadError`` whose message names the
+    input as the user knows it (``archive.zip:member``, never the temporary file).
+    """
+    from restorekit.apis.image_io import read_gray_file, read_mask
+    from restorekit.apis.input_sources import InputReadError
+    from restorekit.datasets.bad_inputs import BadInputError
+
+    try:
+        with inputs.local_file(item) as path:
+            try:
+                gray, _, pages = read_gray_file(path, max_pixels)
+            except BadInputError as error:  # UnreadableImageError: the reason without the path
+                # Decoders may quote the file: a zip member's is a temporary one, named as its
+                # member instead.
+                reason = error.reason.replace(path, item.label)
+                raise InputReadError(item.label, f'cannot read image: {reason}') from None
+            except FileNotFoundError:
+                raise InputReadError(item.label, 'file not found') from None
+            except Exception as error:  # noqa: BLE001 - any failure is this input's alone
+                raise InputReadError(item.label,
+                                     _describe(error).replace(path, item.label)) from None
+        if pages > 1:
+            report.notes.append((item.label, f'{pages} pages (a multi-page file): only page 1 '
+                                 'was restored'))
+        mask_path = mask_for(mask_option, item)
+        mask = None if mask_path is None else read_mask(mask_path, gray.shape, max_pixels)
+    except InputReadError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the mask: a missing or unreadable file
+        raise InputReadError(item.label, _describe(error)) from None
     return gray, mask
 
 
 def _describe(error: BaseException) -> str:
+    from restorekit.datasets.transforms.image_header import describe_os_error
+
+    if isinstance(error, OSError) and error.errno is not None:
+        where = f' ({error.filename})' if error.filename else ''
+        return f'{describe_os_error(error)}{where}'
     text = str(error) or type(error).__name__
     return text if isinstance(error, (ValueError, OSError)) else f'{type(error).__name__}: {text}'
 
 
-def _restore_chunk(inferencer, items: Sequence[InputItem], grays, masks, failures: Dict[str, str]):
+def _restore_chunk(inferencer, items: Sequence, grays, masks, failures: Dict[str, str]):
     """Restore a chunk; on an error retry each image alone so one bad image fails alone."""
     try:
         return list(zip(items, inferencer.restore(list(grays), list(masks))))
@@ -391,56 +372,94 @@ def _restore_chunk(inferencer, items: Sequence[InputItem], grays, masks, failure
     return done
 
 
-def _write(args: argparse.Namespace, item: InputItem, result) -> str:
-    """Write an image's outputs; returns the restored PNG's path."""
+def _write(args: argparse.Namespace, item, result, report: _Report) -> None:
+    """Write an image's outputs and record exactly what exists afterwards.
+
+    The restored PNG failing is a failure of the input; an extra output (``--save-mask``,
+    ``--compare``) failing after the PNG was written leaves the input restored but incomplete.
+    """
     from restorekit.apis.image_io import write_png
 
     path = osp.join(args.output, f'{item.name}.png')
-    write_png(path, result.output)
+    try:
+        write_png(path, result.output)
+    except (OSError, ValueError) as error:
+        report.failures[item.label] = f'cannot write {path}: {_describe(error)}'
+        return
+    report.written.append((f'{item.name}.png', path))
+    extras = []
     if args.save_mask:
-        write_png(osp.join(args.output, MASKS_DIR, f'{item.name}_mask.png'), result.mask)
+        extras.append((osp.join(args.output, MASKS_DIR, f'{item.name}_mask.png'), result.mask))
     if args.compare:
-        write_png(
-            osp.join(args.output, COMPARE_DIR, f'{item.name}_compare.png'),
-            comparison_grid(result.gray, result.mask, result.output))
-    return path
+        extras.append((osp.join(args.output, COMPARE_DIR, f'{item.name}_compare.png'),
+                       lambda: comparison_grid(result.gray, result.mask, result.output)))
+    missing = []
+    for extra_path, image in extras:
+        try:
+            write_png(extra_path, image() if callable(image) else image)
+        except (OSError, ValueError) as error:
+            missing.append(f'{extra_path} not written: {_describe(error)}')
+    if missing:
+        report.incomplete[item.label] = f'{path} written, but ' + '; '.join(missing)
 
 
-def run(args: argparse.Namespace, items: List[InputItem], inferencer) -> int:
-    """Restore every input, write the outputs, print the summary; returns the exit status."""
-    failures: Dict[str, str] = {}
-    written: List[Tuple[str, str]] = []
+def clean_leftover_temp_files(args: argparse.Namespace, report: _Report) -> None:
+    """Remove the hidden ``.<name>.<hex>.tmp`` files an interrupted earlier run left in the
+    output folders (those idle for a minute; younger ones may be another run's and are named)."""
+    from restorekit.apis.image_io import STALE_TEMP_AGE_S, clean_stale_temp_files
+
+    folders = [args.output, osp.join(args.output, MASKS_DIR), osp.join(args.output, COMPARE_DIR)]
+    if args.zip_path:
+        folders.append(osp.dirname(osp.abspath(args.zip_path)))
+    for folder in dict.fromkeys(osp.abspath(folder) for folder in folders):
+        removed, kept = clean_stale_temp_files(folder)
+        if removed:
+            names = ', '.join(map(osp.basename, removed))
+            report.notes.append((folder, f'removed {len(removed)} temporary file(s) left by an '
+                                 f'interrupted earlier run: {names}'))
+        if kept:
+            names = ', '.join(map(osp.basename, kept))
+            report.notes.append((folder, f'left {len(kept)} temporary file(s) younger than '
+                                 f'{STALE_TEMP_AGE_S:.0f} s (another run writing here?): {names}'))
+
+
+def run(args: argparse.Namespace, items: List, inferencer, inputs=None) -> int:
+    """Restore every input, write the outputs, print the summary; returns the exit status.
+
+    ``inputs`` (an :class:`~restorekit.apis.input_sources.InputSet`) reads zip members; without
+    it every item is read from its ``path``.
+    """
+    from restorekit.apis.input_sources import InputReadError, InputSet
+
+    if inputs is None:
+        inputs = InputSet.of_items(items)
+    report = _Report()
     seen: Dict[str, str] = {}
-    os.makedirs(args.output, exist_ok=True)
-    for sub, wanted in ((MASKS_DIR, args.save_mask), (COMPARE_DIR, args.compare)):
-        if wanted:
-            os.makedirs(osp.join(args.output, sub), exist_ok=True)
+    max_pixels = getattr(args, 'max_pixels', None)
+    clean_leftover_temp_files(args, report)
     progress = Progress(len(items), args.quiet)
-    chunk: List[Tuple[InputItem, np.ndarray, Optional[np.ndarray]]] = []
+    chunk: List[Tuple[object, np.ndarray, Optional[np.ndarray]]] = []
 
     def flush() -> None:
         if not chunk:
             return
-        restored = _restore_chunk(inferencer, *zip(*chunk), failures)
+        restored = _restore_chunk(inferencer, *zip(*chunk), report.failures)
         for item, result in restored:
-            try:
-                written.append((f'{item.name}.png', _write(args, item, result)))
-            except (OSError, ValueError) as error:
-                failures[item.label] = f'cannot write the output: {_describe(error)}'
+            _write(args, item, result, report)
         progress.update(len(chunk))
         chunk.clear()
 
     for item in items:
         if item.name in seen:
-            failures[item.label] = (f'its output {item.name}.png is already taken by '
-                                    f'{seen[item.name]}; rename one of them')
+            report.failures[item.label] = (f'its output {item.name}.png is already taken by '
+                                           f'{seen[item.name]}; rename one of them')
             progress.update()
             continue
         seen[item.name] = item.label
         try:
-            gray, mask = _read(item, args.mask)
-        except (OSError, ValueError) as error:
-            failures[item.label] = _describe(error)
+            gray, mask = _read(item, args.mask, inputs, max_pixels, report)
+        except InputReadError as error:
+            report.failures[item.label] = error.reason
             progress.update()
             continue
         chunk.append((item, gray, mask))
@@ -448,16 +467,59 @@ def run(args: argparse.Namespace, items: List[InputItem], inferencer) -> int:
             flush()
     flush()
     progress.close()
+    return summarize(args, items, report)
 
+
+def summarize(args: argparse.Namespace, items: Sequence, report: _Report) -> int:
+    """Write the ``--zip`` archive, print the summary and return the exit status."""
+    zip_error = None
     if args.zip_path:
-        write_submission_zip(args.zip_path, written)
-    print(f'{len(written)} restored into {args.output}, {len(failures)} failed (of {len(items)})')
-    for label, reason in failures.items():
+        try:
+            write_submission_zip(args.zip_path, report.written)
+        except (OSError, ValueError, zipfile.LargeZipFile) as error:
+            zip_error = _describe(error)
+    failed, incomplete = len(report.failures), len(report.incomplete)
+    extra = f' ({incomplete} without all their extra outputs)' if incomplete else ''
+    print(f'{len(report.written)} restored into {args.output}{extra}, {failed} failed '
+          f'(of {len(items)})')
+    for label, reason in report.failures.items():
         print(f'  FAILED {label}: {reason}')
+    for label, reason in report.incomplete.items():
+        print(f'  INCOMPLETE {label}: {reason}')
+    for label, note in report.notes:
+        print(f'  NOTE {label}: {note}')
     if args.zip_path:
-        incomplete = ' (incomplete: failed images are missing)' if failures else ''
-        print(f'submission archive: {args.zip_path}, {len(written)} images{incomplete}')
-    return EXIT_OK if not failures else EXIT_SOME_FAILED
+        if zip_error:
+            print(f'submission archive NOT written: {args.zip_path}: {zip_error} (the restored '
+                  f'PNGs are in {args.output})')
+        else:
+            missing = ' (incomplete: failed images are missing)' if report.failures else ''
+            print(f'submission archive: {args.zip_path}, {len(report.written)} images{missing}')
+    ok = not (report.failures or report.incomplete or zip_error)
+    return EXIT_OK if ok else EXIT_SOME_FAILED
+
+
+def prepare_outputs(args: argparse.Namespace) -> List[str]:
+    """Create the output folders and check they can be written, before the model is built.
+
+    Returns the folders created (removed again if the run stops with a usage error).
+    """
+    from restorekit.apis.output_folder import OutputFolderError, prepare_output_folders
+
+    folders = [args.output]
+    folders += [osp.join(args.output, sub) for sub, wanted in
+                ((MASKS_DIR, args.save_mask), (COMPARE_DIR, args.compare)) if wanted]
+    created: List[str] = []
+    try:
+        created += prepare_output_folders(folders)
+        if args.zip_path:
+            created += prepare_output_folders([osp.dirname(osp.abspath(args.zip_path))],
+                                              '--zip folder')
+    except OutputFolderError as error:
+        from restorekit.apis.output_folder import remove_created_folders
+        remove_created_folders(created)
+        raise UsageError(str(error)) from None
+    return created
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -467,17 +529,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as exit_:  # argparse: --help (0) or a usage error (2)
         return EXIT_USAGE if exit_.code not in (0, None) else EXIT_OK
     with tempfile.TemporaryDirectory(prefix='restorekit_restore_') as extract_dir:
+        created: List[str] = []
+        inputs = None
         try:
-            items = collect_inputs(args.input, extract_dir)
-            if not items:
-                raise UsageError(f'INPUT {args.input} holds no images (extensions: .png, .jpg, '
-                                 '.jpeg, .bmp, .tif, .tiff, .webp)')
-            check_outputs(args, items)
+            inputs = open_inputs(args, extract_dir)
+            check_outputs(args, inputs.items)
+            created = prepare_outputs(args)
             inferencer = _setup(args)
         except UsageError as error:
+            from restorekit.apis.output_folder import remove_created_folders
+            remove_created_folders(created)
+            if inputs is not None:
+                inputs.close()
             print(f'error: {error}', file=sys.stderr)
             return EXIT_USAGE
-        return run(args, items, inferencer)
+        with inputs:
+            return run(args, inputs.items, inferencer, inputs)
 
 
 if __name__ == '__main__':

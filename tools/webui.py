@@ -116,26 +116,44 @@ def overlay_mask(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 
-def _photo_of(editor_value: Optional[EditorValue]) -> np.ndarray:
-    """The uploaded photo (RGB) in an editor value; :class:`UserInputError` if there is none."""
+def _photo_of(editor_value: Optional[EditorValue],
+              max_pixels: Optional[int] = None) -> np.ndarray:
+    """The uploaded photo (RGB) in an editor value; :class:`UserInputError` if there is none or
+    it is over the pixel limit (``max_pixels``: None = restorekit's default, 0 = none)."""
     background = None if editor_value is None else editor_value.get('background')
     if background is None:
         raise UserInputError('upload a photo first')
+    check_photo_size(np.asarray(background).shape[:2], max_pixels)
     return to_rgb(background)
+
+
+def check_photo_size(shape: Tuple[int, int], max_pixels: Optional[int] = None) -> None:
+    """Refuse a photo larger than the pixel limit every restorekit reader applies (see
+    ``restorekit/datasets/transforms/image_header.py``), with the size and the limit."""
+    from restorekit.datasets.transforms.image_header import resolve_max_pixels
+
+    limit = resolve_max_pixels(max_pixels)
+    height, width = shape
+    if limit is not None and height * width > limit:
+        raise UserInputError(f'the photo is {width} x {height} = {height * width:,} pixels, over '
+                             f'the limit of {limit:,}; restore a smaller photo, or start the app '
+                             'with a larger --max-pixels')
 
 
 def _describe(mask: np.ndarray) -> str:
     return f'{int(mask.sum())} damaged pixels ({100.0 * mask.mean():.1f}% of the photo)'
 
 
-def detect_damage(inferencer: Any, editor_value: Optional[EditorValue]) -> Tuple[EditorValue, str]:
+def detect_damage(inferencer: Any,
+                  editor_value: Optional[EditorValue],
+                  max_pixels: Optional[int] = None) -> Tuple[EditorValue, str]:
     """Run the model on the uploaded photo without a mask and paint the damage it found.
 
     Returns:
         The editor's new value (the photo, one layer with the detected mask, the overlay as the
         composite) and a status message.
     """
-    photo = _photo_of(editor_value)
+    photo = _photo_of(editor_value, max_pixels)
     result = inferencer.restore([photo])[0]
     mask = np.asarray(result.mask, dtype=bool)
     value = dict(
@@ -146,13 +164,15 @@ def detect_damage(inferencer: Any, editor_value: Optional[EditorValue]) -> Tuple
                    'then press "Restore".')
 
 
-def restore_photo(inferencer: Any, editor_value: Optional[EditorValue],
-                  output_dir: str) -> RestoreOutputs:
+def restore_photo(inferencer: Any,
+                  editor_value: Optional[EditorValue],
+                  output_dir: str,
+                  max_pixels: Optional[int] = None) -> RestoreOutputs:
     """Restore the uploaded photo with the painted mask (or the detected one when nothing is
     painted) and write the result as a PNG in a new folder under ``output_dir``."""
     from PIL import Image
 
-    photo = _photo_of(editor_value)
+    photo = _photo_of(editor_value, max_pixels)
     painted = layers_to_mask(editor_value.get('layers') or [], photo.shape[:2])
     masks = None if painted is None else [painted]
     result = inferencer.restore([photo], masks=masks)[0]
@@ -161,8 +181,13 @@ def restore_photo(inferencer: Any, editor_value: Optional[EditorValue],
         raise RuntimeError(f'the inferencer returned an image of shape {restored.shape} and dtype '
                            f'{restored.dtype}; expected {photo.shape} uint8 RGB')
     mask = np.asarray(result.mask, dtype=bool)
-    png_path = os.path.join(tempfile.mkdtemp(dir=output_dir), RESTORED_FILE_NAME)
-    Image.fromarray(restored).save(png_path)
+    try:
+        png_path = os.path.join(tempfile.mkdtemp(dir=output_dir), RESTORED_FILE_NAME)
+        Image.fromarray(restored).save(png_path)
+    except OSError as error:
+        from restorekit.datasets.transforms.image_header import describe_os_error
+        raise UserInputError(f'the photo was restored but the PNG could not be written to '
+                             f'{output_dir}: {describe_os_error(error)}') from None
     source = 'the painted mask' if painted is not None else 'the detected mask (nothing was painted)'
     status = f'Restored {_describe(mask)} using {source}.'
     return RestoreOutputs(photo, restored, overlay_mask(photo, mask), png_path, status)
@@ -184,7 +209,9 @@ def _user_errors_to_gradio(func):
     return wrapper
 
 
-def build_app(inferencer: Any, output_dir: Optional[str] = None) -> 'gradio.Blocks':  # noqa: F821
+def build_app(inferencer: Any,
+              output_dir: Optional[str] = None,
+              max_pixels: Optional[int] = None) -> 'gradio.Blocks':  # noqa: F821
     """The Gradio page around ``inferencer`` (anything with ``RestorationInferencer.restore``).
 
     Args:
@@ -192,6 +219,8 @@ def build_app(inferencer: Any, output_dir: Optional[str] = None) -> 'gradio.Bloc
             with ``output`` (H, W, 3) uint8 RGB and ``mask`` (H, W) bool, True = damaged.
         output_dir: Where restored PNGs are written for download; a temporary folder that is
             removed at exit when ``None``.
+        max_pixels: Largest photo (width x height) restored; ``None``: restorekit's default
+            (100 million, or ``$RESTOREKIT_MAX_PIXELS``), ``0``: no limit.
     """
     import gradio as gr
 
@@ -202,11 +231,11 @@ def build_app(inferencer: Any, output_dir: Optional[str] = None) -> 'gradio.Bloc
 
     @_user_errors_to_gradio
     def on_detect(editor_value):
-        return detect_damage(inferencer, editor_value)
+        return detect_damage(inferencer, editor_value, max_pixels)
 
     @_user_errors_to_gradio
     def on_restore(editor_value):
-        out = restore_photo(inferencer, editor_value, output_dir)
+        out = restore_photo(inferencer, editor_value, output_dir, max_pixels)
         comparison = [(out.before, out.after)] if has_slider else [out.before, out.after]
         return comparison + [out.mask_overlay, out.png_path, out.status]
 
@@ -281,6 +310,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='restore large photos in tiles of this size (px) to bound memory')
     parser.add_argument('--tile-overlap', type=int, default=32, help='overlap of tiles (px)')
     parser.add_argument(
+        '--max-pixels',
+        type=int,
+        default=None,
+        help='largest photo (width x height) restored (default 100,000,000 or '
+        '$RESTOREKIT_MAX_PIXELS; 0 = no limit)')
+    parser.add_argument(
         '--share',
         action='store_true',
         help="also make a public gradio.live link (needs internet; off by default)")
@@ -297,7 +332,7 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     inferencer = RestorationInferencer(
         args.config, checkpoint, device=args.device, tile=args.tile, tile_overlap=args.tile_overlap)
-    app = build_app(inferencer)
+    app = build_app(inferencer, max_pixels=args.max_pixels)
     # The default theme's fonts are served by the app itself: the page loads with no network.
     app.launch(
         server_name=args.host,

@@ -18,16 +18,24 @@ PIL images and numpy arrays follow the same policy:
   ``[0, 65535]`` first.
 
 Masks: nonzero (or True) = damaged, as ``docs/conventions.md`` says; alpha is ignored.
+
+Files are checked against the pixel limit from their header before anything is decoded
+(``max_pixels``, default 100 million or ``$RESTOREKIT_MAX_PIXELS``; see
+:mod:`restorekit.datasets.transforms.image_header`), and every failure to read a file is one
+error, :class:`~restorekit.datasets.transforms.image_header.UnreadableImageError` (a
+``ValueError`` naming the file and the reason); a missing file is ``FileNotFoundError``.
 """
 import os
-from typing import Optional, Tuple, Union
+from typing import NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 
 from restorekit.datasets.transforms.color import rgb_to_gray
-from restorekit.datasets.transforms.loading import (composite_over_white, decode_image, pil_to_array,
-                                                    read_image, scale_16bit_to_8bit)
-from restorekit.utils.fileio import atomic_write
+from restorekit.datasets.transforms.image_header import UnreadableImageError  # noqa: F401
+from restorekit.datasets.transforms.loading import (composite_over_white, decode_image_with_header,
+                                                    pil_to_array, read_image, scale_16bit_to_8bit)
+from restorekit.utils.fileio import (STALE_TEMP_AGE_S, atomic_write,  # noqa: F401
+                                     clean_stale_temp_files)
 
 #: File extensions read as images by ``tools/restore.py`` (lower case).
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
@@ -88,23 +96,39 @@ def _gray_of_uint8(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rgb_to_gray(array))
 
 
-def _file_mode(path: str) -> str:
-    """The PIL mode of an image file (``RGB;16`` / ``RGBA;16`` for 16-bit colour)."""
-    from PIL import Image
+class GrayImage(NamedTuple):
+    """An image file read as the model's input: its grey, its original mode and its page count.
 
-    with Image.open(path) as image:
-        mode = image.mode
-        tiles = getattr(image, 'tile', None) or ()
-        if mode in ('RGB', 'RGBA') and any(';16' in str(tile[3]) for tile in tiles):
-            mode = f'{mode};16'
-    return mode
+    ``pages`` > 1 (a multi-page TIFF, an animated PNG or WebP): only the first page was read.
+    """
+    gray: np.ndarray
+    mode: str
+    pages: int
 
 
-def read_gray(image: ImageLike) -> Tuple[np.ndarray, str]:
+def read_gray_file(path: Union[str, os.PathLike], max_pixels: Optional[int] = None) -> GrayImage:
+    """Read an image file as grey uint8 (H, W) with its mode and page count.
+
+    Args:
+        path: The file.
+        max_pixels: Largest width x height read (``None``: the default, ``0``: no limit),
+            checked from the header before anything is decoded.
+
+    Raises:
+        FileNotFoundError: no file at the path.
+        UnreadableImageError: any other reason it cannot be read (a ``ValueError`` naming it).
+    """
+    array, header = decode_image_with_header(os.fspath(path), max_pixels)
+    return GrayImage(_gray_of_uint8(array), header.mode, header.pages)
+
+
+def read_gray(image: ImageLike, max_pixels: Optional[int] = None) -> Tuple[np.ndarray, str]:
     """The grey uint8 (H, W) input of an image, and the image's original mode.
 
     Args:
         image: A file path, a PIL image or a numpy array (see the module docstring for modes).
+        max_pixels: For a file: the largest width x height read (``None``: the default, ``0``:
+            no limit), checked from the header before anything is decoded.
 
     Returns:
         ``(grey, mode)``: ``mode`` is the PIL mode of the file or image (``'L'``, ``'RGB'``,
@@ -113,13 +137,13 @@ def read_gray(image: ImageLike) -> Tuple[np.ndarray, str]:
 
     Raises:
         FileNotFoundError: no file at the path.
-        ValueError: the file is not a readable image (zero bytes, truncated, text), or the image's
-            mode, shape or dtype is not supported; the message names the file or the value.
+        ValueError: the file is not a readable image (zero bytes, truncated, text, over the pixel
+            limit: :class:`UnreadableImageError`), or the image's mode, shape or dtype is not
+            supported; the message names the file or the value.
     """
     if isinstance(image, (str, os.PathLike)):
-        path = os.fspath(image)
-        array = decode_image(path)
-        return _gray_of_uint8(array), _file_mode(path)
+        gray, mode, _ = read_gray_file(image, max_pixels)
+        return gray, mode
     if _is_pil_image(image):
         return _gray_of_uint8(pil_to_array(image)), image.mode
     if isinstance(image, np.ndarray):
@@ -130,20 +154,23 @@ def read_gray(image: ImageLike) -> Tuple[np.ndarray, str]:
                     f'{type(image).__name__}')
 
 
-def read_mask(mask: ImageLike, shape: Optional[Tuple[int, int]] = None) -> np.ndarray:
+def read_mask(mask: ImageLike,
+              shape: Optional[Tuple[int, int]] = None,
+              max_pixels: Optional[int] = None) -> np.ndarray:
     """A damage mask as bool (H, W), True = damaged (nonzero in any colour channel).
 
     Args:
         mask: A file path, a PIL image or a numpy array (bool, or integers where > 0 = damaged);
             alpha channels are ignored.
         shape: The ``(H, W)`` the mask must have (the image's), or ``None``.
+        max_pixels: For a file: the pixel limit, as for :func:`read_gray`.
 
     Raises:
         ValueError: an unreadable file, an unsupported array, or a shape other than ``shape``.
     """
     if isinstance(mask, (str, os.PathLike)):
         name = os.fspath(mask)
-        array = read_image(name, 'mask')
+        array = read_image(name, 'mask', max_pixels)
     else:
         name = 'mask'
         if _is_pil_image(mask):

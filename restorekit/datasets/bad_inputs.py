@@ -12,7 +12,8 @@ Two policies (``bad_inputs=`` of every :class:`~restorekit.datasets.base.BaseRes
   (every one must be scored once), so their bad files must be found by the pre-check.
 
 Pre-check levels (``precheck=``): ``'none'``; ``'exists'`` (the file exists and is not empty);
-``'header'`` (PIL reads the header: catches zero bytes, text and other non-images; cheap);
+``'header'`` (PIL reads the header: catches zero bytes, text and other non-images, and images over
+the pixel limit of :mod:`~restorekit.datasets.transforms.image_header`; cheap);
 ``'decode'`` (every file is decoded: also catches truncated files, at the cost of reading the
 whole set once).
 """
@@ -59,20 +60,28 @@ def check_file(path: str, level: str) -> Optional[str]:
         raise ValueError(f'precheck must be one of {PRECHECK_LEVELS}, got {level!r}')
     if level == 'none':
         return None
-    if not os.path.isfile(path):
+    from restorekit.datasets.transforms.image_header import check_file_access
+    try:  # a symbolic link loop, a broken link, a folder, a FIFO, no permission: said as such
+        check_file_access(path)
+    except FileNotFoundError:
         return 'file not found'
+    except BadInputError as error:
+        return error.reason
     if os.path.getsize(path) == 0:
         return 'empty file (0 bytes)'
     if level == 'exists':
         return None
     if level == 'header':
-        from PIL import Image
+        # The header check every reader of images shares: also refuses images over the pixel
+        # limit (decompression bombs) without decoding them.
+        from restorekit.datasets.transforms.image_header import read_image_header
         try:
-            with Image.open(path) as image:
-                width, height = image.size
-        except Exception as error:  # PIL raises UnidentifiedImageError, OSError, SyntaxError...
-            return f'not a readable image ({type(error).__name__}: {error})'
-        return None if width > 0 and height > 0 else f'image of size {width}x{height}'
+            read_image_header(path)
+        except BadInputError as error:
+            return f'not a readable image ({error.reason})'
+        except FileNotFoundError:
+            return 'file not found'
+        return None
     from restorekit.datasets.transforms.loading import decode_image
     try:
         decode_image(path)

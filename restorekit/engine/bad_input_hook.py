@@ -1,4 +1,5 @@
 """Report the bad input files that datasets left out (``bad_inputs='skip'``) in the run's log."""
+from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
 from mmengine.dist import all_gather_object, is_distributed
@@ -24,7 +25,8 @@ class BadInputReportHook(Hook):
     out (read from the dataset when the phase starts) and training samples replaced while
     loading, which travel with the batch as ``data_sample.skipped_inputs`` (so those found in
     DataLoader workers and on other ranks reach the report too; ranks are gathered at the end).
-    After the phase, :attr:`report` holds ``{phase: [file: reason, ...]}``.
+    After the phase, :attr:`report` holds ``{phase: [file: reason, ...]}``, one entry per file
+    (a file met several times while loading is listed once, with ``(met N times)``).
     """
 
     priority = 'BELOW_NORMAL'
@@ -55,7 +57,11 @@ class BadInputReportHook(Hook):
         if is_distributed():
             loading = [entry for part in all_gather_object(list(loading)) for entry in part]
         precheck = self._precheck.pop(phase, [])
-        entries = precheck + list(loading)
+        # One entry per file, however often it was met (each epoch, each worker, each rank).
+        hits = Counter(loading)
+        loading = [entry if count == 1 else f'{entry} (met {count} times)'
+                   for entry, count in hits.items()]
+        entries = precheck + loading
         self.report[phase] = entries
         if not entries:
             return

@@ -7,9 +7,11 @@ folder is flushed too, so the rename itself survives a power cut. Used for check
 images and converted checkpoints.
 """
 import os
+import re
+import time
 import uuid
 from contextlib import contextmanager
-from typing import BinaryIO, Iterator, Union
+from typing import BinaryIO, Iterator, List, Tuple, Union
 
 PathLike = Union[str, os.PathLike]
 
@@ -64,8 +66,10 @@ def atomic_write(path: PathLike) -> Iterator[BinaryIO]:
             os.fsync(file.fileno())
         os.replace(temp, path)
     except BaseException:
-        if os.path.exists(temp):
+        try:  # on a full or read-only disk this may fail too: the first error is the one to see
             os.remove(temp)
+        except OSError:
+            pass
         raise
     fsync_dir(folder)
 
@@ -74,3 +78,42 @@ def write_text_atomically(text: str, path: PathLike) -> None:
     """Write ``text`` (UTF-8) to ``path`` with :func:`atomic_write`."""
     with atomic_write(path) as file:
         file.write(text.encode('utf-8'))
+
+
+#: The name :func:`atomic_write` gives its temporary file: ``.<name>.<12 hex digits>.tmp``.
+ATOMIC_TEMP_NAME = re.compile(r'^\.(?P<target>.+)\.[0-9a-f]{12}\.tmp$')
+#: Temporary files older than this (seconds) belong to no running write and may be removed.
+STALE_TEMP_AGE_S = 60.0
+
+
+def clean_stale_temp_files(folder: PathLike,
+                           min_age_s: float = STALE_TEMP_AGE_S) -> Tuple[List[str], List[str]]:
+    """Remove the temporary files an interrupted :func:`atomic_write` left in ``folder``.
+
+    Only files named like :data:`ATOMIC_TEMP_NAME` and not modified for ``min_age_s`` seconds
+    are removed (a younger one may belong to a write in progress in another process).
+
+    Returns:
+        ``(removed, kept)``: the paths removed, and those left (too young, or not removable).
+    """
+    removed: List[str] = []
+    kept: List[str] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed, kept
+    now = time.time()
+    for entry in entries:
+        if not ATOMIC_TEMP_NAME.match(entry.name):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if now - entry.stat(follow_symlinks=False).st_mtime < min_age_s:
+                kept.append(entry.path)
+                continue
+            os.remove(entry.path)
+            removed.append(entry.path)
+        except OSError:
+            kept.append(entry.path)
+    return removed, kept

@@ -177,3 +177,56 @@ def test_write_png_refuses_other_dtypes(tmp_path):
     with pytest.raises(ValueError, match='uint8'):
         write_png(tmp_path / 'out.png', RGB.astype(np.float32))
     assert not os.listdir(tmp_path)
+
+
+def test_atomic_write_on_a_full_disk_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    (tmp_path / 'old.png').write_bytes(b'previous')
+
+    def full(descriptor):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(os, 'fsync', full)
+    with pytest.raises(OSError, match='No space left'):
+        write_png(tmp_path / 'old.png', GRAY)
+    with pytest.raises(OSError, match='No space left'):
+        write_png(tmp_path / 'new.png', GRAY)
+    assert os.listdir(tmp_path) == ['old.png']  # no temporary file, the old file intact
+    assert (tmp_path / 'old.png').read_bytes() == b'previous'
+
+
+def test_stale_temporary_files_are_removed_young_ones_kept(tmp_path):
+    import time
+
+    from restorekit.utils.fileio import ATOMIC_TEMP_NAME, clean_stale_temp_files
+
+    stale, young = tmp_path / '.a.png.0123456789ab.tmp', tmp_path / '.b.png.0123456789ab.tmp'
+    other = tmp_path / '.c.png.tmp'  # not atomic_write's name: never touched
+    for path in (stale, young, other):
+        path.write_bytes(b'x')
+    old = time.time() - 120
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    removed, kept = clean_stale_temp_files(tmp_path)
+    assert removed == [str(stale)] and kept == [str(young)]
+    assert sorted(os.listdir(tmp_path)) == ['.b.png.0123456789ab.tmp', '.c.png.tmp']
+    with atomic_write(tmp_path / 'x.png'):  # its own temporary name matches the pattern
+        (temp, ) = set(os.listdir(tmp_path)) - {'.b.png.0123456789ab.tmp', '.c.png.tmp'}
+        assert ATOMIC_TEMP_NAME.match(temp).group('target') == 'x.png'
+    assert clean_stale_temp_files(tmp_path / 'missing') == ([], [])
+
+
+def test_read_gray_file_reports_pages_and_the_pixel_limit(tmp_path):
+    from restorekit.apis.image_io import UnreadableImageError, read_gray_file
+
+    pages = [Image.fromarray(GRAY), Image.fromarray(255 - GRAY)]
+    pages[0].save(tmp_path / 'two.tif', save_all=True, append_images=pages[1:])
+    gray, mode, count = read_gray_file(tmp_path / 'two.tif')
+    np.testing.assert_array_equal(gray, GRAY)
+    assert (mode, count) == ('L', 2)
+    with pytest.raises(UnreadableImageError, match=r'two.tif: 13 x 9 = 117 pixels is over'):
+        read_gray(tmp_path / 'two.tif', max_pixels=100)
+    Image.fromarray(GRAY > 128).save(tmp_path / 'mask.png')
+    with pytest.raises(UnreadableImageError, match='mask.png: 13 x 9'):
+        read_mask(tmp_path / 'mask.png', max_pixels=100)

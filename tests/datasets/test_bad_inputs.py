@@ -171,3 +171,36 @@ def test_unknown_policy_and_level_are_refused(tmp_path, photo):
         ImageFolderDataset(data_root=folder, bad_inputs='warn')
     with pytest.raises(ValueError, match="precheck must be one of .*'full'"):
         ImageFolderDataset(data_root=folder, precheck='full')
+
+
+def test_a_decompression_bomb_is_a_bad_input_the_header_precheck_finds(tmp_path, photo,
+                                                                       monkeypatch):
+    """A 6 KB PNG declaring 3000 x 2000 pixels, over a limit of 1 million: refused from the
+    header at the pre-check (skip: left out and named), and while loading when unchecked."""
+    from restorekit.datasets.transforms.image_header import MAX_PIXELS_ENV
+
+    folder = _folder(tmp_path, photo, ['good_a', 'good_b'])
+    bomb = os.path.join(folder, 'bomb.png')
+    Image.new('L', (3000, 2000)).save(bomb)
+    monkeypatch.setenv(MAX_PIXELS_ENV, '1000000')  # reaches every reader, workers included
+    dataset = ImageFolderDataset(data_root=folder, pipeline=TRAIN_PIPELINE, bad_inputs='skip')
+    ((path, reason), ) = dataset.precheck_skipped
+    assert path == bomb and '3000 x 2000 = 6,000,000 pixels is over the limit' in reason
+    assert len(dataset) == 2
+    unchecked = ImageFolderDataset(data_root=folder, pipeline=TRAIN_PIPELINE, precheck='none')
+    index = [i for i in range(3) if unchecked.get_data_info(i)['gt_path'] == bomb][0]
+    with pytest.raises(BadInputError, match=r'bomb.png: 3000 x 2000 .*sample'):
+        unchecked[index]
+
+
+def test_unreadable_folder_entries_are_bad_inputs_with_their_reason(tmp_path, photo):
+    folder = _folder(tmp_path, photo, ['good_a', 'good_b'])
+    os.symlink('loop.png', os.path.join(folder, 'loop.png'))
+    os.symlink(os.path.join(folder, 'gone.png'), os.path.join(folder, 'broken.png'))
+    dataset = ImageFolderDataset(data_root=folder, pipeline=TRAIN_PIPELINE, bad_inputs='skip',
+                                 precheck='exists')
+    reasons = {os.path.basename(path): reason for path, reason in dataset.precheck_skipped}
+    assert reasons == {'broken.png': f"broken symbolic link (its target "
+                                     f"'{os.path.join(folder, 'gone.png')}' does not exist)",
+                       'loop.png': 'symbolic link loop (too many levels of symbolic links)'}
+    assert len(dataset) == 2

@@ -240,3 +240,24 @@ def test_build_app_wires_the_callbacks(tmp_path, monkeypatch, with_slider):
     assert outputs[-2].startswith(str(tmp_path)) and outputs[-2].endswith('.png')
     with pytest.raises(gr.Error, match='Upload a photo first'):
         on_restore.fn(None)
+
+
+def test_a_photo_over_the_pixel_limit_is_refused_before_the_model(tmp_path, monkeypatch):
+    from restorekit.datasets.transforms.image_header import MAX_PIXELS_ENV
+
+    fake, photo = FakeInferencer(), damaged_photo()  # 48 x 40 = 1920 pixels
+    with pytest.raises(webui.UserInputError, match=r'48 x 40 = 1,920 pixels, over the limit of '
+                       r'1,919.*--max-pixels'):
+        webui.restore_photo(fake, uploaded(photo), str(tmp_path), max_pixels=1919)
+    with pytest.raises(webui.UserInputError, match='over the limit of 1,000'):
+        monkeypatch.setenv(MAX_PIXELS_ENV, '1000')  # the default every reader uses
+        webui.detect_damage(fake, uploaded(photo))
+    assert fake.calls == []
+    assert webui.restore_photo(fake, uploaded(photo), str(tmp_path), max_pixels=1920).status
+    assert webui.parse_args(['c.py', 'none', '--max-pixels', '5']).max_pixels == 5
+
+
+def test_a_png_that_cannot_be_written_is_a_message_not_a_traceback(tmp_path):
+    (tmp_path / 'file').write_text('x')  # an output "folder" that is a file
+    with pytest.raises(webui.UserInputError, match='restored but the PNG could not be written'):
+        webui.restore_photo(FakeInferencer(), uploaded(damaged_photo()), str(tmp_path / 'file'))

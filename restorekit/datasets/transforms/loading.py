@@ -14,21 +14,29 @@ Decoding policy (:func:`decode_image`), so that any reasonable file becomes uint
 * EXIF orientation is not applied: arrays follow the stored pixel grid, so a damaged image and its
   ground truth stay aligned whatever their metadata says.
 
-A missing file raises :class:`FileNotFoundError`; a file that is not a readable image (zero bytes,
-truncated, text, unsupported mode) raises :class:`UnreadableImageError` (a ``ValueError``:
-``'cannot read image <path>: ...'``), a :class:`~restorekit.datasets.bad_inputs.BadInputError`
-that datasets may skip (``bad_inputs='skip'``).
+Before any decoder runs, the header is checked against the pixel limit (``max_pixels``, default
+100 million, see :mod:`~restorekit.datasets.transforms.image_header`): a decompression bomb is
+refused without decoding it.
+
+A missing file raises :class:`FileNotFoundError`; anything else that stops a file from being
+read (zero bytes, truncated, text, unsupported mode, over the pixel limit, a folder, a symbolic
+link loop, no permission, any decoder's own error) raises :class:`UnreadableImageError` (a
+``ValueError``: ``'cannot read image <path>: <reason>'``), a
+:class:`~restorekit.datasets.bad_inputs.BadInputError` that datasets may skip
+(``bad_inputs='skip'``).
 """
 import functools
 import os
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 from mmcv.transforms import BaseTransform
 
 from restorekit.registry import TRANSFORMS
-from ..bad_inputs import BadInputError
 from .color import rgb_to_gray
+from .image_header import (ImageHeader, UnreadableImageError, check_file_access, check_pixel_limit,
+                           describe_os_error, pil_bomb_limit, pil_header, png_header_size,
+                           resolve_max_pixels)
 
 COLOR_TYPES = ('color', 'grayscale', 'mask')
 #: Where ``LoadImageFromFile(key=...)`` stores its array, and how it reads it, by default.
@@ -36,24 +44,10 @@ DEFAULT_OUT_KEYS = {'gt': 'gt_img', 'img': 'img', 'mask': 'mask'}
 DEFAULT_COLOR_TYPES = {'gt': 'color', 'img': 'grayscale', 'mask': 'mask'}
 
 
-class UnreadableImageError(BadInputError):
-    """A file that is not a readable image: ``'cannot read image <path>: <reason>'``."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(path, reason, f'cannot read image {path}: {reason}')
-
-
 def scale_16bit_to_8bit(values: np.ndarray) -> np.ndarray:
     """Map [0, 65535] to [0, 255] with rounding; values outside are clipped first."""
     values = np.clip(values.astype(np.int64), 0, 65535)
     return ((values * 255 + 32767) // 65535).astype(np.uint8)
-
-
-def _is_16bit_color(image) -> bool:
-    """Whether PIL opened a 16-bit-per-channel colour file (which it would truncate to 8 bits)."""
-    if image.mode not in ('RGB', 'RGBA'):
-        return False
-    return any(';16' in str(tile[3]) for tile in getattr(image, 'tile', None) or ())
 
 
 def _decode_with_opencv(path: str) -> np.ndarray:
@@ -167,26 +161,58 @@ def _has_transparency_chunk(encoded: np.ndarray) -> bool:
     return True  # truncated before the image data: let PIL report it
 
 
-def decode_image(path: str) -> np.ndarray:
+def decode_image(path: str, max_pixels: Optional[int] = None) -> np.ndarray:
     """Decode an image file to uint8: (H, W) grey, (H, W, 2) grey+alpha, (H, W, 3) RGB or
-    (H, W, 4) RGBA. See the module docstring for the policy on modes and bit depths."""
+    (H, W, 4) RGBA. See the module docstring for the policy on modes and bit depths, and
+    :func:`decode_image_with_header` for ``max_pixels`` and the errors."""
+    return decode_image_with_header(path, max_pixels)[0]
+
+
+def decode_image_with_header(path: str,
+                             max_pixels: Optional[int] = None) -> Tuple[np.ndarray, ImageHeader]:
+    """Decode an image file (first page only) and return it with its header.
+
+    Args:
+        path: The file.
+        max_pixels: Largest width x height decoded (``None``: the default, 100 million or
+            ``$RESTOREKIT_MAX_PIXELS``; ``0``: no limit). Checked from the header, before any
+            decoder allocates memory.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        UnreadableImageError: any other reason the file cannot be read, naming it.
+    """
     from PIL import Image
 
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'image file not found: {path}')
-    if path.lower().endswith('.png'):
-        array = _decode_plain_png(np.fromfile(path, dtype=np.uint8))
-        if array is not None:
-            return array
+    limit = resolve_max_pixels(max_pixels)
+    check_file_access(path)
     try:
-        with Image.open(path) as image:
-            if _is_16bit_color(image):
-                return _decode_with_opencv(path)
+        if path.lower().endswith('.png'):
+            with open(path, 'rb') as file:  # the header before the file is read whole
+                size = png_header_size(file.read(24))
+            if size is not None:
+                check_pixel_limit(path, size, limit)
+            encoded = np.fromfile(path, dtype=np.uint8)
+            array = _decode_plain_png(encoded)
+            if array is not None:
+                mode = 'L' if array.ndim == 2 else 'RGB'
+                return array, ImageHeader(size.width, size.height, mode)
+        with pil_bomb_limit(limit), Image.open(path) as image:
+            header = pil_header(image)
+            check_pixel_limit(path, header, limit)
+            if header.mode.endswith(';16') and header.mode.startswith('RGB'):
+                return _decode_with_opencv(path), header
             image.load()
-            return pil_to_array(image, path)
+            return pil_to_array(image, path), header
     except UnreadableImageError:
         raise
+    except Image.DecompressionBombError as error:
+        raise UnreadableImageError(path, f'over the pixel limit ({error})') from None
+    except OSError as error:
+        if error.errno is not None:  # reading the file failed (PIL's own errors have no errno)
+            raise UnreadableImageError(path, describe_os_error(error)) from None
+        raise UnreadableImageError(path, f'{type(error).__name__}: {error}') from error
     except Exception as error:  # PIL raises OSError, SyntaxError, EOFError... for broken files
         raise UnreadableImageError(path, f'{type(error).__name__}: {error}') from error
 
@@ -200,13 +226,16 @@ def composite_over_white(array: np.ndarray) -> np.ndarray:
     return blended[..., 0] if blended.shape[-1] == 1 else blended
 
 
-def read_image(path: str, color_type: str = 'color') -> np.ndarray:
+def read_image(path: str,
+               color_type: str = 'color',
+               max_pixels: Optional[int] = None) -> np.ndarray:
     """Read an image file as RGB uint8 (H, W, 3) (``'color'``), grey uint8 (H, W)
     (``'grayscale'``, PIL ``convert('L')`` luma for colour files) or a bool mask (``'mask'``,
-    True where any colour channel is > 0, alpha ignored)."""
+    True where any colour channel is > 0, alpha ignored). ``max_pixels``: see
+    :func:`decode_image_with_header`."""
     if color_type not in COLOR_TYPES:
         raise ValueError(f'color_type must be one of {COLOR_TYPES}, got {color_type!r}')
-    array = decode_image(path)
+    array = decode_image(path, max_pixels)
     channels = 1 if array.ndim == 2 else array.shape[2]
     if color_type == 'mask':
         if channels in (2, 4):
@@ -243,13 +272,17 @@ class LoadImageFromFile(BaseTransform):
         optional: If True, a sample whose path is None is left unchanged (e.g. DACON samples
             without a mask file, whose mask ``DeriveDamageMask`` then derives); if False it is
             an error.
+        max_pixels: Largest width x height read; a larger file is a bad input, refused from its
+            header. ``None``: the default (100 million, or ``$RESTOREKIT_MAX_PIXELS``); ``0``: no
+            limit.
     """
 
     def __init__(self,
                  key: str = 'gt',
                  color_type: Optional[str] = None,
                  out_key: Optional[str] = None,
-                 optional: bool = False) -> None:
+                 optional: bool = False,
+                 max_pixels: Optional[int] = None) -> None:
         self.key = key
         self.color_type = DEFAULT_COLOR_TYPES.get(key, 'color') if color_type is None \
             else color_type
@@ -258,6 +291,7 @@ class LoadImageFromFile(BaseTransform):
                              f'got {color_type!r}')
         self.out_key = DEFAULT_OUT_KEYS.get(key, key) if out_key is None else out_key
         self.optional = optional
+        self.max_pixels = max_pixels
 
     def transform(self, results: dict) -> dict:
         """Read the file and store its array."""
@@ -270,14 +304,15 @@ class LoadImageFromFile(BaseTransform):
                            f'but this sample has none (sample_idx={results.get("sample_idx")}, '
                            f'img_path={results.get("img_path")}); a test split without ground '
                            'truth cannot feed a pipeline that loads it')
-        array = read_image(path, self.color_type)
+        array = read_image(path, self.color_type, self.max_pixels)
         results[self.out_key] = array
         results.setdefault('ori_shape', tuple(array.shape[:2]))
         return results
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(key={self.key!r}, color_type={self.color_type!r}, '
-                f'out_key={self.out_key!r}, optional={self.optional})')
+                f'out_key={self.out_key!r}, optional={self.optional}, '
+                f'max_pixels={self.max_pixels})')
 
 
 @TRANSFORMS.register_module()
@@ -287,5 +322,8 @@ class LoadMaskFromFile(LoadImageFromFile):
     def __init__(self,
                  key: str = 'mask',
                  out_key: Optional[str] = None,
-                 optional: bool = False) -> None:
-        super().__init__(key=key, color_type='mask', out_key=out_key, optional=optional)
+                 optional: bool = False,
+                 max_pixels: Optional[int] = None) -> None:
+        super().__init__(
+            key=key, color_type='mask', out_key=out_key, optional=optional,
+            max_pixels=max_pixels)
