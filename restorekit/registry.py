@@ -85,6 +85,7 @@ _LOSS_MODULES = [
     'restorekit.models.losses.ssim',
     'restorekit.models.losses.tv',
     'restorekit.models.losses.color',
+    'restorekit.models.losses.colorfulness',
     'restorekit.models.losses.dice',
     'restorekit.models.losses.perceptual',
 ]
@@ -142,6 +143,7 @@ DISCRIMINATORS = Registry(
     locations=[
         'restorekit.models.discriminators.patch_gan',
         'restorekit.models.discriminators.stylegan_disc',
+        'restorekit.models.discriminators.ddcolor_disc',
     ])
 #: Loss terms: ``loss(pred, target, mask=None) -> scalar``, weighted by ``loss_weight``.
 LOSSES = Registry('loss', scope=SCOPE, locations=_LOSS_MODULES)
