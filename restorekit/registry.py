@@ -48,6 +48,7 @@ _TRANSFORM_MODULES = [
     'restorekit.datasets.transforms.geometric',
     'restorekit.datasets.transforms.color',
     'restorekit.datasets.transforms.damage',
+    'restorekit.datasets.transforms.mixing',
     'restorekit.datasets.transforms.formatting',
 ]
 _MASK_MODULES = [
