@@ -87,6 +87,7 @@ _LOSS_MODULES = [
     'restorekit.models.losses.tv',
     'restorekit.models.losses.color',
     'restorekit.models.losses.colorfulness',
+    'restorekit.models.losses.lab',
     'restorekit.models.losses.dice',
     'restorekit.models.losses.perceptual',
 ]
