@@ -106,3 +106,53 @@ def test_image_folder_photos_work_the_same_way(tmp_path, photo):
                                  pipeline=DDCOLOR_PIPELINE)
     packed = dataset[0]
     assert torch.equal(packed['inputs'], packed['data_samples'].gt_gray)
+
+
+def test_a_restorer_trains_on_the_colour_photos_with_ddcolors_losses_and_critic(dacon_root):
+    """One adversarial step of a colorizer-only Restorer on DDColor's data and losses (an smp
+    colorizer stands in for DDColor): every loss is finite and both networks move."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
+    from torch.utils.data import DataLoader
+
+    from restorekit.registry import MODELS
+
+    dataset = DaconDataset(data_root=dacon_root, gt_only=True, mix_partners=2,
+                           pipeline=DDCOLOR_PIPELINE, seed=1)
+    batch = next(iter(DataLoader(dataset, batch_size=4, collate_fn=lambda items: dict(
+        inputs=[item['inputs'] for item in items],
+        data_samples=[item['data_samples'] for item in items]))))
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='Restorer',
+        data_preprocessor=dict(type='RestorationDataPreprocessor', pad_size_divisor=32),
+        colorizer=dict(type='LabColorizer', colorizer=dict(
+            type='SmpUNet', encoder_name='resnet18', encoder_depth=3, out_channels=2,
+            activation='tanh')),
+        colorizer_losses=[
+            dict(type='LabChromaL1Loss', loss_weight=0.1),
+            dict(type='PerceptualLoss', backbone='vgg16_bn', layers=('conv1_1', 'conv2_1'),
+                 layer_weights=(0.0625, 0.125), allow_random_weights=True, loss_weight=5.0),
+            dict(type='ColorfulnessLoss', loss_weight=0.5),
+        ],
+        # n_blocks=2: 32 px photos (DDColor's n_blocks=3 needs at least 64).
+        discriminator=dict(type='DDColorDiscriminator', base_channels=8, n_blocks=2),
+        gan_loss=dict(type='GANLoss', gan_type='vanilla'),
+        conditional_discriminator=False))
+    with DefaultScope.overwrite_default_scope('restorekit'):
+        wrappers = build_optim_wrapper(model, dict(
+            constructor='RestorerOptimWrapperConstructor',
+            generator=dict(type='OptimWrapper', optimizer=dict(
+                type='AdamW', lr=1e-4, betas=(0.9, 0.99), weight_decay=0.01)),
+            discriminator=dict(type='OptimWrapper', optimizer=dict(
+                type='Adam', lr=1e-4, betas=(0.9, 0.99)))))
+    before = {name: param.detach().clone() for name, param in model.named_parameters()}
+    logs = model.train_step(batch, wrappers)
+    for key in ('loss_colorizer_lab_chroma_l1', 'loss_colorizer_perceptual',
+                'loss_colorizer_colorfulness'):
+        assert torch.isfinite(logs[key]), key
+    # 0.5 * sum over the 4 images of (1 - colourfulness): at most 2, less for colourful output.
+    assert 0 < logs['loss_colorizer_colorfulness'].item() <= 2.0 + 1e-4
+    moved = {name.split('.')[0] for name, param in model.named_parameters()
+             if not torch.equal(param, before[name])}
+    assert {'colorizer', 'discriminator'} <= moved
