@@ -182,7 +182,15 @@ def fetch_pretrained_encoder_files(encoder_name: str, encoder_weights) -> List[s
     if encoder_name.startswith('tu-'):
         return _fetch_timm_files(encoder_name, encoder_weights, hf_hub_download)
     import segmentation_models_pytorch as smp
+    from segmentation_models_pytorch.encoders import is_equivalent_to_timm_universal
 
+    if is_equivalent_to_timm_universal(encoder_name):
+        # smp 0.6 builds its deprecated `timm-` encoders as `tu-` ones (timm's weights).
+        timm_name = encoder_name.replace('timm-', 'tu-')
+        if 'mobilenetv3' in timm_name:
+            timm_name = timm_name.replace('tu-', 'tu-tf_')
+        return _fetch_timm_files(timm_name, 'imagenet' if encoder_weights else None,
+                                 hf_hub_download)
     if encoder_name not in smp.encoders.encoders:
         raise ValueError(f'SmpUNet: unknown encoder_name {encoder_name!r}.')
     settings = smp.encoders.encoders[encoder_name].get('pretrained_settings', {})

@@ -154,3 +154,9 @@ def test_local_paths_and_none_never_touch_the_hub(offline_hub, tmp_path):
     assert torch.equal(again.encoder.state_dict()['conv1.weight'],
                        net.encoder.state_dict()['conv1.weight'])
     assert os.listdir(offline_hub) == []
+
+
+def test_deprecated_timm_encoders_ask_for_timms_files(offline_hub):
+    # smp 0.6 builds 'timm-regnetx_002' as 'tu-regnetx_002', whose weights are timm's.
+    with pytest.raises(OSError, match='models--timm--regnetx_002'):
+        fetch_pretrained_encoder_files('timm-regnetx_002', 'imagenet')
