@@ -9,13 +9,15 @@
 #    never used), with DDColor's recipe: AdamW lr 1e-4, batch 4 per GPU (4 GPUs), L1 on a*b* 0.1
 #    + VGG16-bn perceptual 5.0 + GAN 1.0 + colourfulness 0.5, FMix and CutMix (p 0.5), horizontal
 #    flips, colour enhancement x1.2 of the target, about 5k iterations; eight-way test-time
-#    augmentation at inference.
+#    augmentation at inference:
+#   python tools/test.py configs/mat_ddcolor.py work_dirs/mat_ddcolor/iter_5000.pth --tta d4@colorizer
+#   (--tta wraps only the colorizer; the inpainter's six-way TTA is part of the config).
 # Weight files (docs/pretrained.md says where each comes from and how to convert it); without
 # them the build stops and names the missing file:
-#   weights/mat_places512.restorekit.pth    MAT Places512, tools/convert_checkpoint.py
-#   weights/ddcolor_paper.restorekit.pth    DDColor-L (ddcolor_paper.pth), tools/convert_checkpoint.py
-#   weights/vgg16_bn-6c64b313.pth           torchvision's ImageNet VGG16-bn (perceptual loss)
-#   work_dirs/restorekit_default/iter_200000.pth   a trained detector fallback (mask_detector.*)
+#   work_dirs/pretrained/mat_places512.pth    python tools/convert_checkpoint.py Places_512_FullData.pkl ...
+#   work_dirs/pretrained/ddcolor_paper.pth    python tools/convert_checkpoint.py ddcolor_paper.pth ...
+#   work_dirs/pretrained/vgg16_bn-6c64b313.pth  torchvision's ImageNet VGG16-bn state dict (perceptual loss)
+#   work_dirs/restorekit_default/iter_200000.pth  a trained detector fallback (its mask_detector.* weights)
 # The CPU-sized variant is configs/mat_ddcolor_cpu.py.
 _base_ = [
     './_base_/default_runtime.py',
@@ -23,34 +25,33 @@ _base_ = [
     './_base_/schedules/iter_200k.py',
 ]
 
-ddcolor_weights = 'weights/ddcolor_paper.restorekit.pth'
-mat_weights = 'weights/mat_places512.restorekit.pth'
-vgg_weights = 'weights/vgg16_bn-6c64b313.pth'
+ddcolor_weights = 'work_dirs/pretrained/ddcolor_paper.pth'
+mat_weights = 'work_dirs/pretrained/mat_places512.pth'
+vgg_weights = 'work_dirs/pretrained/vgg16_bn-6c64b313.pth'
 detector_weights = 'work_dirs/restorekit_default/iter_200000.pth'
 image_size = 512  # DDColor-L's published input size; the team trained at 512
 
 model = dict(
     type='Restorer',
-    # ConvNeXt (DDColor's encoder) downsamples by 32.
-    data_preprocessor=dict(type='RestorationDataPreprocessor', pad_size_divisor=32),
+    # MAT pads any size itself and DDColor resizes to its input_size: nothing to pad.
+    data_preprocessor=dict(type='RestorationDataPreprocessor', pad_size_divisor=1),
     mask_detector=dict(
         type='ConstantFillDetector',
         fallback=dict(type='UNetDetector', encoder_name='resnet18', encoder_depth=4,
                       decoder_channels=(128, 64, 32, 16))),
-    # MAT from the converted Places weights: an RGB network fed the grey image (RGBInpainter) and
-    # averaged over six flips/rotations (TTAInpainter). Both wrappers come from the MAT-weights
-    # issue; frozen, so no inpainter losses.
+    # MAT from the converted Places weights (the published mat_base, RGB) fed the grey image
+    # (RGBInpainterAdapter) and averaged over six flips/rotations at a fixed seed, as in
+    # configs/mat_places_tta.py; frozen, so no inpainter losses.
     inpainter=dict(
-        type='TTAInpainter',
-        transforms='six_way',
-        inpainter=dict(
-            type='RGBInpainter',
-            inpainter=dict(type='MAT', preset='mat_places512', in_channels=3))),
-    # DDColor-L, eight-way test-time augmentation at inference (training sees the network alone).
-    colorizer=dict(
-        type='TTAColorizer',
-        transforms='eight_way',
-        colorizer=dict(type='DDColor', size='large')),
+        type='TestTimeAugmentation',
+        transforms='six',
+        seed=0,
+        model=dict(
+            type='RGBInpainterAdapter',
+            inpainter=dict(type='MAT', preset='mat_base', in_channels=3))),
+    # DDColor-L at its published input size; its eight-way TTA is added at inference (--tta
+    # d4@colorizer), so training runs the network once per image.
+    colorizer=dict(type='DDColor', size='large', input_size=image_size),
     frozen_stages=['mask_detector', 'inpainter'],
     stage_init=dict(
         mask_detector=detector_weights, inpainter=mat_weights, colorizer=ddcolor_weights),

@@ -8,9 +8,8 @@ image_size = 64
 model = dict(
     mask_detector=dict(
         fallback=dict(encoder_depth=3, decoder_channels=(16, 8, 8))),
-    inpainter=dict(
-        inpainter=dict(inpainter=dict(preset='mat_tiny'))),
-    colorizer=dict(colorizer=dict(size='tiny')),
+    inpainter=dict(model=dict(inpainter=dict(preset='mat_tiny'))),
+    colorizer=dict(size='tiny', input_size=image_size),
     # Random weights: no converted checkpoint, no trained detector.
     stage_init=None,
     colorizer_losses=[
