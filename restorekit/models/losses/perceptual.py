@@ -115,7 +115,9 @@ def _read_state_dict(weights_path: Union[str, Path]) -> Dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(
             f'PerceptualLoss: weights_path {str(path)!r} does not exist. Give the path of a local '
-            'state dict of the backbone (restorekit never downloads weights).')
+            'state dict of the backbone (restorekit never downloads weights); docs/losses.md '
+            '(PerceptualLoss) shows how to save one, e.g. torchvision\'s VGG16-bn ImageNet weights '
+            'for DDColor\'s loss.')
     state = torch.load(path, map_location='cpu', weights_only=True)
     for key in ('state_dict', 'model'):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
