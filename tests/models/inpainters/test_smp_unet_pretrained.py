@@ -4,13 +4,19 @@ sockets are blocked and the hub is in offline mode."""
 import json
 import os
 import socket
+import sys
 
 import pytest
 import torch
 import torch.nn as nn
 
-from restorekit.models.inpainters.smp_unet import (SmpUNet, fetch_pretrained_encoder_files,
-                                                   hf_cache_path)
+from restorekit.registry import INPAINTERS
+
+# SmpUNet's module, wherever it lives (restorekit/models/inpainters/ or backbones/).
+SmpUNet = INPAINTERS.get('SmpUNet')
+smp_unet = sys.modules[SmpUNet.__module__]
+fetch_pretrained_encoder_files = smp_unet.fetch_pretrained_encoder_files
+hf_cache_path = smp_unet.hf_cache_path
 
 smp = pytest.importorskip('segmentation_models_pytorch')
 huggingface_hub = pytest.importorskip('huggingface_hub')
