@@ -93,6 +93,10 @@ class BaseRestorationDataset(BaseDataset):
         precheck: How the files are checked when the dataset is built: ``'none'``, ``'exists'``,
             ``'header'`` (default; zero-byte and non-image files) or ``'decode'`` (everything,
             truncated files included; reads the whole set once).
+        mix_partners: How many partner photos each sample gets for mixed-sample augmentation
+            (``CutMix``, ``FMix``): ``results['partner1_path']``, ``'partner2_path'``... are the
+            ``gt_path`` of other samples, drawn uniformly (never the sample itself when there is
+            another) from the sample's generator. 0 (default) draws nothing.
         **kwargs: Passed to :class:`~mmengine.dataset.BaseDataset` (``data_root``, ``ann_file``,
             ``indices``, ``test_mode``, ``serialize_data``, ``lazy_init``...).
     """
@@ -103,6 +107,7 @@ class BaseRestorationDataset(BaseDataset):
                  deterministic: Optional[bool] = None,
                  bad_inputs: str = 'error',
                  precheck: str = 'header',
+                 mix_partners: int = 0,
                  **kwargs) -> None:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f'{type(self).__name__}: seed must be a non-negative int, got '
@@ -113,6 +118,11 @@ class BaseRestorationDataset(BaseDataset):
         if precheck not in PRECHECK_LEVELS:
             raise ValueError(f'{type(self).__name__}: precheck must be one of {PRECHECK_LEVELS}, '
                              f'got {precheck!r}')
+        if isinstance(mix_partners, bool) or not isinstance(mix_partners,
+                                                            (int, np.integer)) or mix_partners < 0:
+            raise ValueError(f'{type(self).__name__}: mix_partners must be a non-negative int, '
+                             f'got {mix_partners!r}')
+        self.mix_partners = int(mix_partners)
         self.bad_inputs = bad_inputs
         self.precheck = precheck
         #: ``(path, reason)`` of the files the pre-check left out (policy ``'skip'``).
@@ -181,6 +191,7 @@ class BaseRestorationDataset(BaseDataset):
             data_info = self.get_data_info(idx)
             sample_idx = data_info['sample_idx']  # set by get_data_info, non-negative
             data_info['rng'] = self.sample_rng(sample_idx)
+            self._add_partner_paths(data_info, idx)
             try:
                 results = self.pipeline(data_info)
             except Exception as error:
@@ -206,6 +217,19 @@ class BaseRestorationDataset(BaseDataset):
             return results
         raise BadInputError(skipped[-1].path, f'{skipped[-1].reason}; {len(skipped)} samples in '
                             'a row were bad inputs')
+
+    def _add_partner_paths(self, data_info: dict, idx: int) -> None:
+        """Set ``partner{i}_path`` (``mix_partners`` of them), drawn from the sample's rng."""
+        for number in range(1, self.mix_partners + 1):
+            other = idx
+            if len(self) > 1:
+                other = int(data_info['rng'].integers(0, len(self) - 1))
+                other += int(other >= idx)  # every index but idx, uniformly
+            partner_path = self.get_data_info(other).get('gt_path')
+            if partner_path is None:
+                raise ValueError(f'{type(self).__name__}: mix_partners needs the ground-truth '
+                                 f'photo of every sample, but sample {other} has no gt_path')
+            data_info[f'partner{number}_path'] = partner_path
 
     def _rand_another(self) -> int:
         """Another index when a pipeline returned None; drawn without global random state."""

@@ -62,6 +62,10 @@ class DaconDataset(BaseRestorationDataset):
             like the input. Overrides a ``mask_path`` column.
         with_gt: Whether ``gt_image_path`` is required. None (default): required for training
             (``test_mode=False``), used when present otherwise.
+        gt_only: Train on the colour originals alone (DDColor's colorizer recipe): only the
+            ``gt_image_path`` column is read and checked, ``img_path`` is the original too and no
+            mask is listed, so the damaged inputs are never used; the pipeline makes the grey
+            input from the photo (``ToGray`` + ``UndamagedInput``).
         **kwargs: ``test_mode``, ``indices``, ``seed``, ``deterministic``... (see
             :class:`BaseRestorationDataset`).
     """
@@ -72,9 +76,14 @@ class DaconDataset(BaseRestorationDataset):
                  pipeline: Sequence = (),
                  mask_dir: Optional[str] = None,
                  with_gt: Optional[bool] = None,
+                 gt_only: bool = False,
                  **kwargs) -> None:
+        if gt_only and (with_gt is False or mask_dir is not None):
+            raise ValueError(f'DaconDataset: gt_only=True reads the originals alone; it cannot '
+                             f'go with with_gt={with_gt!r} or mask_dir={mask_dir!r}')
         self.mask_dir = mask_dir
         self.with_gt = with_gt
+        self.gt_only = bool(gt_only)
         super().__init__(data_root=data_root, ann_file=ann_file, pipeline=pipeline, **kwargs)
 
     def _resolve(self, path: str) -> str:
@@ -86,6 +95,8 @@ class DaconDataset(BaseRestorationDataset):
     def load_data_list(self) -> List[dict]:
         """Read and validate the CSV; one data info per row."""
         header, rows = read_csv_rows(self.ann_file)
+        if self.gt_only:
+            return self._load_gt_only(header, rows)
         gt_required = (not self.test_mode) if self.with_gt is None else self.with_gt
         required = [INPUT_COLUMN] + ([GT_COLUMN] if gt_required else [])
         absent = [column for column in required if column not in header]
@@ -118,6 +129,29 @@ class DaconDataset(BaseRestorationDataset):
                 if info[key] is not None and not os.path.isfile(info[key]):
                     missing.append(f'line {line}: {info[key]}')
             data_list.append(info)
+        self._raise_on_missing(missing)
+        return data_list
+
+    def _load_gt_only(self, header: List[str], rows: List[Tuple[int, dict]]) -> List[dict]:
+        """One data info per row from the ``gt_image_path`` column alone."""
+        if GT_COLUMN not in header:
+            raise ValueError(f'annotation file {self.ann_file} lacks the column {GT_COLUMN!r} '
+                             f'that gt_only=True reads: found columns {header}')
+        data_list, missing = [], []
+        for line, row in rows:
+            value = (row.get(GT_COLUMN) or '').strip()
+            if not value:
+                missing.append(f'line {line}: empty {GT_COLUMN}')
+                continue
+            path = self._resolve(value)
+            if not os.path.isfile(path):
+                missing.append(f'line {line}: {path}')
+            data_list.append(dict(img_path=path, gt_path=path, mask_path=None))
+        self._raise_on_missing(missing)
+        return data_list
+
+    def _raise_on_missing(self, missing: List[str]) -> None:
+        """One error listing the missing files and empty entries, if any."""
         if missing:
             listed = '\n  '.join(missing[:MAX_LISTED_MISSING])
             more = len(missing) - MAX_LISTED_MISSING
@@ -125,4 +159,3 @@ class DaconDataset(BaseRestorationDataset):
                 f'annotation file {self.ann_file} lists {len(missing)} file(s) that are missing '
                 f'or empty entries (paths are relative to data_root={self.data_root}):\n  {listed}'
                 + (f'\n  ... and {more} more' if more > 0 else ''))
-        return data_list

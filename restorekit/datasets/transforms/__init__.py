@@ -14,8 +14,13 @@ _LAZY = {
     'RandomFlip': 'geometric',
     'ToGray': 'color',
     'rgb_to_gray': 'color',
+    'ColorEnhance': 'color',
+    'enhance_color': 'color',
+    'CutMix': 'mixing',
+    'FMix': 'mixing',
     'SynthesizeDamage': 'damage',
     'DeriveDamageMask': 'damage',
+    'UndamagedInput': 'damage',
     'PackRestorationInputs': 'formatting',
 }
 

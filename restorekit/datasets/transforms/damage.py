@@ -142,3 +142,40 @@ class DeriveDamageMask(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(closing_radius={self.closing_radius}, '
                 f'overwrite={self.overwrite})')
+
+
+@TRANSFORMS.register_module()
+class UndamagedInput(BaseTransform):
+    """Use the undamaged grey photo as the input: ``img = gt_gray``, nothing damaged.
+
+    For training a colorizer on colour photos alone (DDColor's recipe: the grey input made from
+    the colour photo, no damage): after ``ToGray``, ``results['img']`` becomes a copy of
+    ``gt_gray`` and, with ``with_mask`` (default), ``results['mask']`` an all-False mask, so that
+    a pipeline's inpainter, if it runs, has nothing to fill. A sample that already has an
+    ``img`` (a real damaged input) is an error: this transform is for photos-only data.
+
+    Args:
+        with_mask: Also set an all-False ``mask`` (bool (H, W)).
+    """
+
+    def __init__(self, with_mask: bool = True) -> None:
+        self.with_mask = bool(with_mask)
+
+    def transform(self, results: dict) -> dict:
+        """Set ``img`` (and ``mask``)."""
+        name = type(self).__name__
+        gray = results.get('gt_gray')
+        if gray is None:
+            raise KeyError(f"{name} needs results['gt_gray'] (uint8 (H, W)); add "
+                           f"dict(type='ToGray') before it (found keys {sorted(results)})")
+        if results.get('img') is not None:
+            raise ValueError(f'{name}: sample {results.get("img_path")} already has an input '
+                             "image; UndamagedInput is for colour photos alone (ImageFolderDataset "
+                             "or DaconDataset(gt_only=True)), whose pipelines do not load 'img'")
+        results['img'] = gray.copy()
+        if self.with_mask:
+            results['mask'] = np.zeros(gray.shape, dtype=bool)
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(with_mask={self.with_mask})'

@@ -1,7 +1,7 @@
 """A segmentation_models_pytorch network usable as mask detector, inpainter or colorizer."""
 import inspect
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -26,25 +26,24 @@ def _adapt_input_channels(weight: torch.Tensor, in_channels: int) -> torch.Tenso
     return weight[:, index] * (old_channels / in_channels)
 
 
-def _check_local_weights_path(encoder_weights) -> None:
-    """Refuse anything but ``None`` or a local path, with a message on what to do instead.
+def _weights_kind(encoder_weights) -> str:
+    """``'none'``, ``'path'`` (a local state-dict file) or ``'hub'`` (a pretrained name such as
+    ``'imagenet'``, or ``True`` for a ``tu-`` encoder's default timm weights).
 
-    A value that is neither an existing file nor looks like a path (no directory separator, no
-    file extension) is a hub name such as ``'imagenet'``: smp would download it.
+    A string that is an existing file or looks like a path (a directory separator or a file
+    extension) is a path; any other string is a hub name.
     """
     if encoder_weights is None:
-        return
-    is_path_like = isinstance(encoder_weights,
-                              (str, os.PathLike)) and not isinstance(encoder_weights, bool)
-    if is_path_like:
+        return 'none'
+    if encoder_weights is True:
+        return 'hub'
+    if isinstance(encoder_weights, (str, os.PathLike)) and not isinstance(encoder_weights, bool):
         path = os.fspath(encoder_weights)
         if os.path.isfile(path) or '/' in path or os.sep in path or os.path.splitext(path)[1]:
-            return
-    raise ValueError(
-        f'SmpUNet: encoder_weights={encoder_weights!r} is not a local file. restorekit never '
-        'downloads weights (no hub names such as "imagenet", no True); get the encoder weights '
-        'yourself, save its state dict with torch.save(model.encoder.state_dict(), '
-        '"path/encoder.pth") and pass encoder_weights="path/encoder.pth".')
+            return 'path'
+        return 'hub'
+    raise ValueError(f'SmpUNet: encoder_weights must be None, a local file path, a pretrained '
+                     f"name such as 'imagenet', or True (tu- encoders); got {encoder_weights!r}.")
 
 
 def drop_unused_encoder_modules(encoder: nn.Module, in_channels: int, depth: int) -> List[str]:
@@ -135,6 +134,124 @@ def load_encoder_state_dict(encoder: nn.Module, path: str,
     encoder.load_state_dict(adapted, strict=True)
 
 
+def hf_cache_path(repo_id: str, revision: str, filename: str) -> str:
+    """Where ``huggingface_hub`` keeps ``filename`` of model repository ``repo_id`` at
+    ``revision`` (a commit hash): ``<HF_HUB_CACHE>/models--<org>--<name>/snapshots/<revision>/``.
+    """
+    from huggingface_hub import constants
+
+    return os.path.join(constants.HF_HUB_CACHE, 'models--' + repo_id.replace('/', '--'),
+                        'snapshots', revision, filename)
+
+
+def _offline_error(encoder_name: str, encoder_weights, files: List[str], repo_id: str,
+                   revision: str, how_to_fill: str, err: Optional[BaseException]) -> OSError:
+    reason = f' ({type(err).__name__}: {err})' if err is not None else ''
+    listed = '\n  '.join(files)
+    return OSError(
+        f'SmpUNet: encoder_weights={encoder_weights!r} for encoder {encoder_name!r} needs the '
+        f'file(s) of the Hugging Face repository {repo_id!r} (revision {revision!r}), which are '
+        f'neither in the cache nor downloadable here (offline?){reason}. Place them at:\n  '
+        f'{listed}\n{how_to_fill} The cache folder is HF_HUB_CACHE (or HF_HOME/hub). Or save the '
+        'encoder\'s state dict on a machine that has it and pass its path: '
+        'encoder_weights="path/encoder.pth"; or encoder_weights=None for random weights.')
+
+
+def fetch_pretrained_encoder_files(encoder_name: str, encoder_weights) -> List[str]:
+    """Make sure the pretrained files of an smp/timm encoder are in the Hugging Face cache.
+
+    Calls ``huggingface_hub.hf_hub_download`` for exactly the files smp (0.6) or timm (1.0) load
+    for ``encoder_weights``: for smp's own encoders ``config.json`` and ``model.safetensors`` of
+    ``pretrained_settings[encoder_weights]``'s ``repo_id`` at its pinned ``revision``; for ``tu-``
+    encoders timm's ``model.safetensors`` (else ``pytorch_model.bin``) of the model's
+    ``hf_hub_id``. A cached file is used without any network access; a missing one is downloaded
+    if the network allows (unless ``HF_HUB_OFFLINE=1``). Returns the cached paths.
+
+    Raises:
+        ValueError: ``encoder_weights`` is no pretrained name of ``encoder_name``.
+        OSError: a file is neither cached nor downloadable; the message names every file and
+            its exact cache path.
+    """
+    from huggingface_hub import hf_hub_download
+
+    if encoder_name.startswith('tu-'):
+        return _fetch_timm_files(encoder_name, encoder_weights, hf_hub_download)
+    import segmentation_models_pytorch as smp
+    from segmentation_models_pytorch.encoders import is_equivalent_to_timm_universal
+
+    if is_equivalent_to_timm_universal(encoder_name):
+        # smp 0.6 builds its deprecated `timm-` encoders as `tu-` ones (timm's weights).
+        timm_name = encoder_name.replace('timm-', 'tu-')
+        if 'mobilenetv3' in timm_name:
+            timm_name = timm_name.replace('tu-', 'tu-tf_')
+        return _fetch_timm_files(timm_name, 'imagenet' if encoder_weights else None,
+                                 hf_hub_download)
+    if encoder_name not in smp.encoders.encoders:
+        raise ValueError(f'SmpUNet: unknown encoder_name {encoder_name!r}.')
+    settings = smp.encoders.encoders[encoder_name].get('pretrained_settings', {})
+    if encoder_weights not in settings:
+        raise ValueError(
+            f'SmpUNet: encoder_weights={encoder_weights!r} is neither a local file nor one of '
+            f'the pretrained weights of {encoder_name!r}: {sorted(settings)} (or None, or the path '
+            'of a local state dict: a path needs a directory separator or a file extension).')
+    repo_id, revision = settings[encoder_weights]['repo_id'], settings[encoder_weights]['revision']
+    filenames = ('config.json', 'model.safetensors')  # what smp's get_encoder downloads
+    paths = []
+    try:
+        for filename in filenames:
+            paths.append(hf_hub_download(repo_id, filename=filename, revision=revision))
+    except Exception as err:  # offline, blocked, hub down: one clear error at build time
+        raise _offline_error(
+            encoder_name, encoder_weights,
+            [hf_cache_path(repo_id, revision, filename) for filename in filenames], repo_id,
+            revision, 'E.g. run `hf download '
+            f'{repo_id} {" ".join(filenames)} --revision {revision}` on a machine with internet and '
+            'copy the folder models--' + repo_id.replace('/', '--') + ' into this machine\'s cache.',
+            err) from err
+    return paths
+
+
+def _fetch_timm_files(encoder_name: str, encoder_weights, hf_hub_download) -> List[str]:
+    """:func:`fetch_pretrained_encoder_files` for a ``tu-`` (timm) encoder."""
+    import timm
+
+    if encoder_weights not in (True, 'imagenet'):
+        raise ValueError(f'SmpUNet: a tu- encoder takes encoder_weights=True or \'imagenet\' (the '
+                         'pretrained tag goes into the name, e.g. "tu-resnet18.a1_in1k"), a local '
+                         f'file path or None; got {encoder_weights!r}.')
+    model_name = encoder_name[len('tu-'):]
+    try:
+        cfg = timm.models.get_pretrained_cfg(model_name, allow_unregistered=False)
+    except RuntimeError as err:
+        raise ValueError(f'SmpUNet: timm has no pretrained weights for {model_name!r}: {err}') \
+            from err
+    if not cfg.hf_hub_id:
+        return []  # a URL-only timm model: timm's own torch.hub download and cache apply
+    repo_id, _, revision = cfg.hf_hub_id.partition('@')
+    revision = revision or 'main'
+    filename = cfg.hf_hub_filename or 'model.safetensors'
+    try:
+        try:
+            return [hf_hub_download(repo_id, filename=filename, revision=revision)]
+        except Exception as err:
+            from huggingface_hub.errors import RemoteEntryNotFoundError
+
+            if cfg.hf_hub_filename or not isinstance(err, RemoteEntryNotFoundError):
+                raise
+            # The hub has no safetensors file: timm then loads pytorch_model.bin.
+            return [hf_hub_download(repo_id, filename='pytorch_model.bin', revision=revision)]
+    except Exception as err:
+        snapshot = hf_cache_path(repo_id, '<commit>', filename)
+        refs = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(snapshot))), 'refs',
+                            revision)
+        raise _offline_error(
+            encoder_name, encoder_weights, [snapshot, f'{refs} (a text file holding <commit>)'],
+            repo_id, revision, f'E.g. run `hf download {repo_id} {filename}` on a machine with '
+            'internet (or timm.create_model(' + repr(model_name) + ', pretrained=True)) and copy '
+            'the folder models--' + repo_id.replace('/', '--') + ' into this machine\'s cache.',
+            err) from err
+
+
 @MASK_DETECTORS.register_module()
 @INPAINTERS.register_module()
 @COLORIZERS.register_module()
@@ -147,8 +264,14 @@ class SmpUNet(nn.Module):
     returns logits (1 output channel); as an inpainter it returns the filled grey image; as a
     colorizer RGB (``out_channels=3``).
 
-    Weights are never downloaded: smp gets ``encoder_weights=None`` (and timm ``pretrained=False``);
-    pretrained encoder weights come from a local file.
+    **Encoder weights.** ``encoder_weights=None`` (the default) initialises randomly and never
+    touches the network. A local file path loads that state dict (:func:`load_encoder_state_dict`).
+    A pretrained name (``'imagenet'``, or any name smp lists for the encoder; ``'imagenet'`` or
+    ``True`` for a ``tu-`` timm encoder) behaves as in smp and timm: the files are fetched into the
+    Hugging Face cache (``HF_HUB_CACHE``, default ``~/.cache/huggingface/hub``) on a machine with
+    internet, read from that cache when they are already there, and loaded by smp's (timm's) own
+    code; offline without them the build fails with an error that names each missing file and its
+    exact path in the cache (:func:`fetch_pretrained_encoder_files`).
 
     Args:
         arch: smp architecture name (``'Unet'``, ``'UnetPlusPlus'``, ``'FPN'``...).
@@ -165,8 +288,9 @@ class SmpUNet(nn.Module):
             image broadcast to ``out_channels``.
         activation: ``None`` (linear output, e.g. logits) or ``'tanh'`` (output in ``(-1, 1)``,
             applied after the residual sum).
-        encoder_weights: ``None`` (random initialisation) or the path of a local file holding
-            the encoder's state dict (``torch.save(model.encoder.state_dict(), path)``).
+        encoder_weights: ``None`` (random initialisation), the path of a local file holding
+            the encoder's state dict (``torch.save(model.encoder.state_dict(), path)``), or a
+            pretrained name (``'imagenet'``; ``True`` for ``tu-`` encoders), see above.
         **smp_kwargs: Further keyword arguments of the smp architecture (e.g.
             ``decoder_attention_type='scse'``).
     """
@@ -187,7 +311,10 @@ class SmpUNet(nn.Module):
         if activation not in _ACTIVATIONS:
             raise ValueError(f'SmpUNet: activation must be one of {_ACTIVATIONS}, got '
                              f'{activation!r}.')
-        _check_local_weights_path(encoder_weights)
+        weights_kind = _weights_kind(encoder_weights)
+        if weights_kind == 'hub':
+            # Fails here, at build time, naming the files and their cache paths when offline.
+            fetch_pretrained_encoder_files(encoder_name, encoder_weights)
         for key in ('encoder_weights', 'in_channels', 'classes', 'pretrained'):
             if key in smp_kwargs:
                 raise ValueError(f'SmpUNet: do not pass `{key}` through smp keyword arguments; '
@@ -202,18 +329,28 @@ class SmpUNet(nn.Module):
             raise ValueError(f'SmpUNet: residual=True adds the input to the output, so '
                              f'in_channels ({in_channels}) must be 1 or out_channels '
                              f'({out_channels}).')
+        hub_weights = None
+        if weights_kind == 'hub':
+            hub_weights = True if encoder_name.startswith('tu-') else encoder_weights
         self.model = self._create_smp_model(arch, encoder_name, encoder_depth, decoder_channels,
-                                            smp_kwargs)
+                                            smp_kwargs, hub_weights)
         #: Encoder children that ``encoder_depth`` never runs, replaced by ``nn.Identity``.
         self.unused_encoder_modules = drop_unused_encoder_modules(
             self.model.encoder, self.in_channels + int(self.use_mask), self.encoder_depth)
-        if encoder_weights is not None:
+        if weights_kind == 'path':
             load_encoder_state_dict(self.model.encoder, str(encoder_weights),
                                     ignore_prefixes=self.unused_encoder_modules)
 
-    def _create_smp_model(self, arch: str, encoder_name: str, encoder_depth: int,
-                          decoder_channels: Optional[Sequence[int]], smp_kwargs: dict) -> nn.Module:
-        """Build the smp model offline (smp is imported here, not at module import)."""
+    def _create_smp_model(self,
+                          arch: str,
+                          encoder_name: str,
+                          encoder_depth: int,
+                          decoder_channels: Optional[Sequence[int]],
+                          smp_kwargs: dict,
+                          hub_weights: Union[None, bool, str] = None) -> nn.Module:
+        """Build the smp model (smp is imported here, not at module import); ``hub_weights`` is
+        smp's ``encoder_weights``, whose files :func:`fetch_pretrained_encoder_files` has put in
+        the cache."""
         import segmentation_models_pytorch as smp
 
         architecture = smp.MODEL_ARCHITECTURES_MAPPING.get(arch.lower())
@@ -233,7 +370,7 @@ class SmpUNet(nn.Module):
         return smp.create_model(
             arch,
             encoder_name=encoder_name,
-            encoder_weights=None,
+            encoder_weights=hub_weights,
             encoder_depth=encoder_depth,
             in_channels=self.in_channels + int(self.use_mask),
             classes=self.out_channels,

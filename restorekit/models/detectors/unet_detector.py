@@ -27,7 +27,8 @@ class UNetDetector(SmpUNet):
         encoder_depth: Encoder stages (3-5).
         decoder_channels: Decoder widths (``None``: smp's default for ``encoder_depth``).
         arch: smp architecture (``'Unet'``, ``'UnetPlusPlus'``...).
-        encoder_weights: ``None`` or the path of a local encoder state dict (never downloaded).
+        encoder_weights: ``None``, the path of a local encoder state dict, or a pretrained name
+            (``'imagenet'``) as :class:`~restorekit.models.backbones.smp_unet.SmpUNet` takes it.
         **smp_kwargs: Further smp arguments (``decoder_attention_type='scse'``).
     """
 

@@ -21,6 +21,86 @@ from .utils import check_loss_inputs, mask_weighted_mean
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CRITERIA = ('l1', 'mse')
+#: Convolution widths of the VGG configurations (Simonyan and Zisserman, ICLR 2015) per block;
+#: every block ends with a 2x2 max pooling.
+VGG_BLOCKS = {
+    'vgg16': ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
+    'vgg19': ((64, 64), (128, 128), (256, 256, 256, 256), (512, 512, 512, 512),
+              (512, 512, 512, 512)),
+}
+#: The backbones that may be tapped at named layers (``layers=('conv1_1', ...)``).
+NAMED_LAYER_BACKBONES = ('vgg16', 'vgg16_bn', 'vgg19', 'vgg19_bn')
+
+
+def vgg_layer_names(backbone: str) -> List[str]:
+    """The names of the layers of ``torchvision.models.<backbone>().features``, in order.
+
+    ``conv{block}_{i}``, then ``bn{block}_{i}`` for the ``_bn`` variants, ``relu{block}_{i}``, and
+    ``pool{block}`` after each block: the naming of BasicSR's ``VGGFeatureExtractor``, which
+    DDColor's perceptual loss uses (``conv1_1`` of ``vgg16_bn`` is the first convolution's output,
+    before its batch norm).
+    """
+    if backbone not in NAMED_LAYER_BACKBONES:
+        raise ValueError(f'PerceptualLoss: named layers exist for {NAMED_LAYER_BACKBONES}, got '
+                         f'backbone {backbone!r}')
+    with_bn = backbone.endswith('_bn')
+    names = []
+    for block, widths in enumerate(VGG_BLOCKS[backbone.replace('_bn', '')], start=1):
+        for index in range(1, len(widths) + 1):
+            names.append(f'conv{block}_{index}')
+            if with_bn:
+                names.append(f'bn{block}_{index}')
+            names.append(f'relu{block}_{index}')
+        names.append(f'pool{block}')
+    return names
+
+
+class VGGFeatures(nn.Module):
+    """The ``features`` of a torchvision VGG (optionally with batch norm), cut after the deepest
+    requested layer, returning the outputs of the named layers.
+
+    The layout and parameter names (``features.{i}.weight``, ``features.{i}.running_mean``...)
+    are torchvision's, so its ImageNet state dicts (``vgg16_bn-6c64b313.pth``) load directly.
+
+    Args:
+        backbone: ``'vgg16'``, ``'vgg16_bn'``, ``'vgg19'`` or ``'vgg19_bn'``.
+        layers: Layer names of :func:`vgg_layer_names` whose outputs are returned, in this order.
+    """
+
+    def __init__(self, backbone: str, layers: Sequence[str]) -> None:
+        super().__init__()
+        names = vgg_layer_names(backbone)
+        unknown = [layer for layer in layers if layer not in names]
+        if unknown:
+            raise ValueError(f'PerceptualLoss: {backbone} has no layer(s) {unknown}; its layers '
+                             f'are {names}')
+        last = max(names.index(layer) for layer in layers)
+        modules: List[nn.Module] = []
+        channels = 3
+        for name in names[:last + 1]:
+            if name.startswith('conv'):
+                block, index = (int(part) for part in name[len('conv'):].split('_'))
+                width = VGG_BLOCKS[backbone.replace('_bn', '')][block - 1][index - 1]
+                modules.append(nn.Conv2d(channels, width, kernel_size=3, padding=1))
+                channels = width
+            elif name.startswith('bn'):
+                modules.append(nn.BatchNorm2d(channels))
+            elif name.startswith('relu'):
+                modules.append(nn.ReLU(inplace=False))
+            else:
+                modules.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        self.features = nn.Sequential(*modules)
+        self.tap_indices = [names.index(layer) for layer in layers]
+
+    def forward(self, images: torch.Tensor) -> List[torch.Tensor]:
+        """The named layers' outputs for normalised (N, 3, H, W) images."""
+        taps = {}
+        wanted = set(self.tap_indices)
+        for index, module in enumerate(self.features):
+            images = module(images)
+            if index in wanted:
+                taps[index] = images
+        return [taps[index] for index in self.tap_indices]
 
 
 def _normalised_key(key: str) -> str:
@@ -37,7 +117,9 @@ def _read_state_dict(weights_path: Union[str, Path]) -> Dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(
             f'PerceptualLoss: weights_path {str(path)!r} does not exist. Give the path of a local '
-            'state dict of the backbone (restorekit never downloads weights).')
+            'state dict of the backbone (restorekit never downloads weights); docs/losses.md '
+            '(PerceptualLoss) shows how to save one, e.g. torchvision\'s VGG16-bn ImageNet weights '
+            'for DDColor\'s loss.')
     state = read_state_dict(path, 'PerceptualLoss: weights_path',
                             nested_keys=('state_dict', 'model'))
     if not all(torch.is_tensor(value) for value in state.values()):
@@ -106,11 +188,15 @@ class PerceptualLoss(MaskWeightedPixelLoss):
 
     Args:
         backbone: Any timm model name that supports ``features_only`` (``'vgg16'``, ``'vgg19'``,
-            ``'resnet50'``, ``'convnext_tiny'``...).
+            ``'resnet50'``, ``'convnext_tiny'``...), or, with named ``layers``, one of
+            ``'vgg16'``, ``'vgg16_bn'``, ``'vgg19'``, ``'vgg19_bn'`` in torchvision's layout.
         layers: ``out_indices`` of timm's feature extractor. For ``vgg16`` indices 0-4 are
             relu1_2, relu2_2, relu3_3, relu4_3, relu5_3; the default (1, 2, 3) is
             relu2_2 - relu4_3. For other backbones index ``i`` is the ``i``-th stage
-            (``feature_info``).
+            (``feature_info``). Or layer names of a VGG (:func:`vgg_layer_names`, e.g. DDColor's
+            ``('conv1_1', 'conv2_1', 'conv3_1', 'conv4_1', 'conv5_1')`` of ``vgg16_bn``: the
+            convolutions' outputs before batch norm and ReLU), tapped by :class:`VGGFeatures`
+            without timm.
         layer_weights: One weight per layer; all 1 by default.
         weights_path: Local state dict of the backbone (read by the safe loader).
         allow_random_weights: Accept running without ``weights_path``.
@@ -121,16 +207,27 @@ class PerceptualLoss(MaskWeightedPixelLoss):
 
     def __init__(self,
                  backbone: str = 'vgg16',
-                 layers: Sequence[int] = (1, 2, 3),
+                 layers: Sequence[Union[int, str]] = (1, 2, 3),
                  layer_weights: Optional[Sequence[float]] = None,
                  weights_path: Optional[Union[str, Path]] = None,
                  allow_random_weights: bool = False,
                  criterion: str = 'l1',
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        layers = [int(layer) for layer in layers]
         if not layers:
             raise ValueError('PerceptualLoss: layers must name at least one feature index')
+        if all(isinstance(layer, str) for layer in layers):
+            # Named layers (``'conv1_1'``...) of a torchvision-layout VGG; checked when it is built.
+            if backbone not in NAMED_LAYER_BACKBONES:
+                raise ValueError(f'PerceptualLoss: layers {list(layers)} are layer names, which '
+                                 f'only the backbones {NAMED_LAYER_BACKBONES} have; give '
+                                 f'{backbone!r} feature indices (out_indices) instead.')
+            layers = [str(layer) for layer in layers]
+        elif any(isinstance(layer, str) for layer in layers):
+            raise ValueError(f'PerceptualLoss: layers {list(layers)} mixes names and indices; '
+                             'use names (VGG only) or indices, not both.')
+        else:
+            layers = [int(layer) for layer in layers]
         if layer_weights is None:
             layer_weights = [1.0] * len(layers)
         if len(layer_weights) != len(layers):
@@ -160,7 +257,16 @@ class PerceptualLoss(MaskWeightedPixelLoss):
         self.register_state_dict_post_hook(_drop_backbone_from_state_dict)
         self.register_load_state_dict_pre_hook(_keep_backbone_on_load)
 
+    @property
+    def named_layers(self) -> bool:
+        """Whether the layers are names of a torchvision-layout VGG (:class:`VGGFeatures`)."""
+        return isinstance(self.layers[0], str)
+
     def _build_backbone(self) -> nn.Module:
+        if self.named_layers:
+            with torch.random.fork_rng(devices=[]):
+                backbone = VGGFeatures(self.backbone_name, self.layers)
+            return self._load_and_freeze(backbone)
         import timm  # heavy; only when a perceptual loss is built
 
         try:
@@ -176,6 +282,10 @@ class PerceptualLoss(MaskWeightedPixelLoss):
             raise ValueError(f'PerceptualLoss: cannot build timm backbone {self.backbone_name!r} '
                              f'with features_only=True and out_indices={self.layers}: '
                              f'{err}') from err
+        return self._load_and_freeze(backbone)
+
+    def _load_and_freeze(self, backbone: nn.Module) -> nn.Module:
+        """Load ``weights_path`` (or warn about random weights) and freeze ``backbone``."""
         if self.weights_path is None:
             warnings.warn(
                 f'PerceptualLoss: {self.backbone_name!r} runs with RANDOM weights '

@@ -3,6 +3,7 @@ import pytest
 from PIL import Image
 
 from restorekit.datasets.transforms.color import ToGray, rgb_to_gray
+from restorekit.registry import TRANSFORMS
 
 
 def test_rgb_to_gray_matches_pil_on_every_colour():
@@ -32,3 +33,38 @@ def test_to_gray_keys_and_errors():
         rgb_to_gray(rgb.astype(np.float32))
     with pytest.raises(ValueError, match='shape'):
         rgb_to_gray(np.zeros((2, 3, 4), np.uint8))
+
+
+def test_color_enhance_is_ddcolors_blend_with_torchvision_grey():
+    import torch
+    from torchvision.transforms.functional import rgb_to_grayscale
+
+    from restorekit.datasets.transforms.color import ColorEnhance, enhance_color
+
+    rgb = np.random.default_rng(0).integers(0, 256, (23, 31, 3), dtype=np.uint8)
+    tensor = torch.from_numpy(rgb).permute(2, 0, 1).float() / 255
+    # DDColor's color_enhacne_blend on [0, 1] floats, factor 1.2.
+    reference = (rgb_to_grayscale(tensor, 3) * (1 - 1.2) + tensor * 1.2).clamp(0, 1)
+    reference = (reference * 255).permute(1, 2, 0).numpy()
+    ours = enhance_color(rgb, 1.2)
+    assert ours.dtype == np.uint8
+    assert np.abs(ours.astype(np.float64) - reference).max() <= 0.5 + 1e-3
+    results = ColorEnhance(factor=1.2)(dict(gt_img=rgb, gt_gray=rgb[..., 0].copy()))
+    assert np.array_equal(results['gt_img'], ours)
+    assert np.array_equal(results['gt_gray'], rgb[..., 0])  # only the colour target changes
+
+
+def test_color_enhance_factors():
+    from restorekit.datasets.transforms.color import enhance_color
+
+    rgb = np.random.default_rng(1).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    assert np.array_equal(enhance_color(rgb, 1.0), rgb)
+    grey = enhance_color(rgb, 0.0)
+    assert (grey == grey[..., :1]).all()  # factor 0: the grey image
+    saturated = enhance_color(rgb, 1.2).astype(int)
+    spread = np.ptp(saturated, axis=2) >= np.ptp(rgb.astype(int), axis=2)
+    assert spread.all()  # channels move apart (or clip)
+    with pytest.raises(ValueError, match='factor'):
+        TRANSFORMS.build(dict(type='ColorEnhance', factor=-1))
+    with pytest.raises(ValueError, match='RGB uint8'):
+        enhance_color(rgb.astype(np.float32), 1.2)

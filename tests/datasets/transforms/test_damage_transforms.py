@@ -86,3 +86,19 @@ def test_derive_damage_mask_transform(photo):
     assert 'mask' not in DeriveDamageMask()(dict(img=damaged['img']))
     with pytest.raises(ValueError, match='ground truth'):
         DeriveDamageMask()(dict(damaged, img=damaged['img'][:-1]))
+
+
+def test_undamaged_input_is_the_photos_grey_with_an_empty_mask(photo):
+    from restorekit.datasets.transforms.damage import UndamagedInput
+
+    results = UndamagedInput()(clean(photo))
+    assert np.array_equal(results['img'], results['gt_gray'])
+    assert results['img'] is not results['gt_gray']
+    assert results['mask'].dtype == np.bool_ and not results['mask'].any()
+    assert 'mask' not in UndamagedInput(with_mask=False)(clean(photo))
+    with pytest.raises(KeyError, match='ToGray'):
+        UndamagedInput()(dict(gt_img=photo('coffee', 8, 8)))
+    damaged = clean(photo)
+    damaged['img'] = damaged['gt_gray'].copy()
+    with pytest.raises(ValueError, match='colour photos alone'):
+        UndamagedInput()(damaged)

@@ -5,7 +5,8 @@ import sys
 import pytest
 import torch
 
-from restorekit.models.losses.perceptual import PerceptualLoss
+from restorekit.models.losses.perceptual import (IMAGENET_MEAN, IMAGENET_STD, PerceptualLoss,
+                                                 vgg_layer_names)
 from restorekit.registry import LOSSES
 
 timm = pytest.importorskip('timm')
@@ -184,3 +185,90 @@ def test_importing_the_loss_modules_does_not_import_timm():
                             text=True,
                             check=True)
     assert result.stdout.strip() == 'False'
+
+
+DDCOLOR_LAYERS = ('conv1_1', 'conv2_1', 'conv3_1', 'conv4_1', 'conv5_1')
+DDCOLOR_LAYER_WEIGHTS = (0.0625, 0.125, 0.25, 0.5, 1.0)
+
+
+@pytest.fixture(scope='module')
+def vgg16_bn_file(tmp_path_factory):
+    """A torchvision vgg16_bn state dict with seeded random weights and batch-norm statistics, in
+    the layout of torchvision's ImageNet file (``vgg16_bn-6c64b313.pth``, classifier included)."""
+    torchvision = pytest.importorskip('torchvision')
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = torchvision.models.vgg16_bn(weights=None)
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.data.uniform_(0.5, 1.5)
+                module.bias.data.uniform_(-0.5, 0.5)
+    path = tmp_path_factory.mktemp('vgg') / 'vgg16_bn.pth'
+    torch.save(model.state_dict(), path)
+    return path, model.eval()
+
+
+def test_vgg16_bn_named_layers_are_torchvision_features_before_batch_norm(vgg16_bn_file, images):
+    path, reference = vgg16_bn_file
+    loss = PerceptualLoss('vgg16_bn', layers=DDCOLOR_LAYERS, weights_path=path)
+    pred, _ = images
+    features = loss.features(pred)
+    # conv{b}_1 of torchvision's vgg16_bn.features (conv, bn, relu, ... pool) is index 0, 7, 14,
+    # 24 and 34: the convolution's output, before its batch norm.
+    normalised = ((pred + 1) / 2 - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(
+        IMAGENET_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        for feature, index in zip(features, (0, 7, 14, 24, 34)):
+            expected = reference.features[:index + 1](normalised)
+            torch.testing.assert_close(feature, expected, rtol=1e-4, atol=1e-4)
+    # Only the layers up to conv5_1 are built (35 of torchvision's 44).
+    assert len(loss.backbone.features) == 35
+
+
+def test_vgg16_bn_loss_is_ddcolors_weighted_sum(vgg16_bn_file, images):
+    path, _ = vgg16_bn_file
+    pred, target = images
+    loss = PerceptualLoss('vgg16_bn', layers=DDCOLOR_LAYERS, layer_weights=DDCOLOR_LAYER_WEIGHTS,
+                          weights_path=path, loss_weight=5.0)
+    with torch.no_grad():
+        expected = 5.0 * sum(
+            weight * (first - second).abs().mean() for weight, first, second in zip(
+                DDCOLOR_LAYER_WEIGHTS, loss.features(pred), loss.features(target)))
+    assert loss(pred, target).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert loss(target, target).item() == 0.0
+
+
+def test_vgg16_bn_weights_are_checked_and_frozen(vgg16_bn_file, tmp_path):
+    path, reference = vgg16_bn_file
+    loss = PerceptualLoss('vgg16_bn', layers=('conv1_1', 'relu2_2'), weights_path=path)
+    for key, value in loss.backbone.state_dict().items():
+        assert torch.equal(value, reference.state_dict()[key]), key
+    assert not any(param.requires_grad for param in loss.backbone.parameters())
+    loss.train()
+    assert not loss.backbone.training  # batch norm keeps its ImageNet statistics
+    plain = tmp_path / 'vgg16.pth'
+    torch.save({key: value for key, value in reference.state_dict().items()
+                if 'running' not in key and 'num_batches' not in key}, plain)
+    with pytest.raises(ValueError, match='keys missing'):
+        PerceptualLoss('vgg16_bn', layers=('conv1_1', 'conv2_1'), weights_path=plain)
+
+
+def test_named_layers_are_validated():
+    with pytest.raises(ValueError, match='has no layer'):
+        PerceptualLoss('vgg16_bn', layers=('conv6_1', ), allow_random_weights=True)
+    with pytest.raises(ValueError, match='only the backbones'):
+        PerceptualLoss('resnet10t', layers=('conv1_1', ), allow_random_weights=True)
+    with pytest.raises(ValueError, match='mixes names and indices'):
+        PerceptualLoss('vgg16_bn', layers=('conv1_1', 2), allow_random_weights=True)
+    with pytest.raises(ValueError, match='weights_path'):
+        PerceptualLoss('vgg16_bn', layers=('conv1_1', ))
+
+
+def test_vgg_layer_names_follow_basicsr():
+    names = vgg_layer_names('vgg16_bn')
+    assert names[:8] == ['conv1_1', 'bn1_1', 'relu1_1', 'conv1_2', 'bn1_2', 'relu1_2', 'pool1',
+                         'conv2_1']
+    assert len(names) == 44 and len(vgg_layer_names('vgg16')) == 31
+    assert len(vgg_layer_names('vgg19')) == 37
