@@ -10,6 +10,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from restorekit.engine.checkpoint import install_safe_checkpoint_loader
+from restorekit.engine.data_root import merge_cfg_options
 from restorekit.engine.dist import init_distributed
 
 
@@ -119,8 +120,8 @@ def load_config(args: argparse.Namespace) -> Config:
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    # data_root=PATH moves every dataset resolved from the old root (restorekit/engine/data_root.py)
+    merge_cfg_options(cfg, args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
