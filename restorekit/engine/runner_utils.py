@@ -10,6 +10,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from restorekit.engine.checkpoint import install_safe_checkpoint_loader
+from restorekit.engine.config_validation import check_config
 from restorekit.engine.data_root import merge_cfg_options
 from restorekit.engine.dist import init_distributed
 
@@ -92,7 +93,9 @@ def _fit_strategy_to_hardware(cfg: Config) -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """Start distributed training if asked; build the runner ``cfg.runner_type`` (or ``Runner``)."""
+    """Check the config's keys (:func:`~restorekit.engine.config_validation.check_config`), start
+    distributed training if asked, build the runner ``cfg.runner_type`` (or ``Runner``)."""
+    check_config(cfg)
     install_safe_checkpoint_loader()
     setup_distributed(cfg)
     if 'runner_type' not in cfg:
