@@ -98,9 +98,9 @@ def checkpoint_non_finite_tensors(checkpoint: Mapping, parameter_names: set) -> 
 
 
 def _describe_bad(bad: List[str], checked: int) -> str:
-    listed = ', '.join(bad[:3]) + (' ...' if len(bad) > 3 else '')
-    return f'{len(bad)} of {checked} parameter/optimizer tensors are NaN or inf (first: ' \
-           f'{bad[0]}; {listed})'
+    more = f'; then {", ".join(bad[1:3])}{" ..." if len(bad) > 3 else ""}' if len(bad) > 1 else ''
+    return (f'{len(bad)} of {checked} parameter/optimizer tensors are NaN or inf (first: '
+            f'{bad[0]}{more})')
 
 
 def _any_rank(flag: bool, device: torch.device) -> bool:

@@ -184,4 +184,4 @@ def test_infinite_learning_rate_saves_no_checkpoint_and_a_bad_one_is_never_loade
         log = proc.stdout + proc.stderr
         assert proc.returncode != 0, log[-3000:]
         assert f'NonFiniteCheckpointError: refusing to load {bad}: 1 of ' in log, log[-3000:]
-        assert f'(first: {name};' in log and 'Iter(train)' not in log, log[-3000:]
+        assert f'(first: {name})' in log and 'Iter(train)' not in log, log[-3000:]
