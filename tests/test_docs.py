@@ -114,3 +114,73 @@ def test_documented_command_is_valid_and_exercised(doc, tokens):
     exercised = (script in _tests_text() or script in open(osp.join(ROOT, 'Makefile')).read()
                  or f"'{name}'" in _tests_text(osp.join('tests', folder)))
     assert exercised, f'{doc}: {script} is run neither by a test nor by a make target'
+
+
+#: A checkpoint path in the docs: the demo's, or a training run's work dir.
+CHECKPOINT_PATH = re.compile(r'(?:demo_out|work_dirs)/[\w./-]+\.pth')
+
+
+def _demo_checkpoint() -> str:
+    """Where `make demo` leaves its model: the Makefile's DEMO_DIR, tools/demo.py's work dir in
+    it, the demo config's last iteration (which the config's checkpoint hook saves)."""
+    from mmengine.config import Config
+    demo_dir = re.search(r'^DEMO_DIR \?= (\S+)', open(osp.join(ROOT, 'Makefile')).read(), re.M)[1]
+    assert "cfg.work_dir = osp.join(out_dir, 'work_dir')" in open(
+        osp.join(ROOT, 'tools', 'demo.py')).read()
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'restorekit_default_demo.py'))
+    iters = cfg.train_cfg.max_iters
+    assert iters % cfg.default_hooks.checkpoint.interval == 0
+    return f'{demo_dir}/work_dir/iter_{iters}.pth'
+
+
+def _run_checkpoint_problem(path: str, line: str) -> str:
+    """Why ``path`` named on ``line`` is not a checkpoint a documented run writes ('' if it is)."""
+    configs = re.findall(r'configs/([\w-]+)\.py', line)
+    if path.startswith('demo_out/'):
+        expected = _demo_checkpoint()
+        if path != expected:
+            return f'{path}: `make demo` writes {expected}'
+        if configs and configs != ['restorekit_default_demo']:
+            return f'{path} is a checkpoint of configs/restorekit_default_demo.py, not {configs}'
+        return ''
+    match = re.fullmatch(r'work_dirs/([\w-]+)/iter_(\d+)\.pth', path)
+    if not match:
+        return f'{path}: expected work_dirs/<config name>/iter_<N>.pth'
+    name, step = match[1], int(match[2])
+    config = osp.join(ROOT, 'configs', f'{name}.py')
+    if not osp.isfile(config):
+        return f'{path}: no configs/{name}.py trains into work_dirs/{name}'
+    if configs and configs != [name]:
+        return f'{path} is a checkpoint of configs/{name}.py, not {configs}'
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    if step > cfg.train_cfg.max_iters or step % cfg.default_hooks.checkpoint.interval:
+        return (f'{path}: configs/{name}.py saves every {cfg.default_hooks.checkpoint.interval} '
+                f'iterations up to {cfg.train_cfg.max_iters}')
+    return ''
+
+
+def test_documented_checkpoints_are_ones_a_documented_run_writes():
+    """The CONFIG CHECKPOINT pair of every documented test / restore / web-app command (and of
+    RestorationInferencer examples) is one a documented run writes: `make demo`'s model with its
+    config, or work_dirs/<config>/iter_<N>.pth of training that config. (Placeholders such as
+    `model.pth` are not paths a reader would expect to exist.)"""
+    pairs = [(doc, ' '.join(tokens[1:3]), tokens[2]) for doc, tokens in COMMANDS
+             if tokens[0] in ('tools/test.py', 'tools/restore.py', 'tools/webui.py')
+             and len(tokens) > 2 and CHECKPOINT_PATH.fullmatch(tokens[2])]
+    for path in DOC_FILES:
+        text = open(path, encoding='utf-8').read()
+        for call in re.findall(r'RestorationInferencer\(([^)]*)\)', text):
+            pairs += [(osp.relpath(path, ROOT), call, checkpoint)
+                      for checkpoint in CHECKPOINT_PATH.findall(call)]
+    assert len(pairs) >= 8
+    problems = [f'{doc}: {problem}' for doc, line, checkpoint in pairs
+                for problem in [_run_checkpoint_problem(checkpoint, line)] if problem]
+    assert problems == []
+
+
+@pytest.mark.parametrize('doc', ['README.md', 'docs/get_started.md'])
+def test_the_demo_is_followed_by_restore_web_app_and_test_with_its_checkpoint(doc):
+    demo_checkpoint = _demo_checkpoint()
+    scripts = {tokens[0] for path, tokens in COMMANDS if path == doc and demo_checkpoint in tokens}
+    assert {'tools/restore.py', 'tools/webui.py', 'tools/test.py'} <= scripts, scripts

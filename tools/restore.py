@@ -265,6 +265,7 @@ def _setup(args: argparse.Namespace):
     import torch
 
     from restorekit.apis.inferencer import RestorationInferencer
+    from restorekit.engine.config_validation import check_config_file
 
     if args.batch_size < 1:
         raise UsageError(f'--batch-size must be >= 1, got {args.batch_size}')
@@ -285,6 +286,8 @@ def _setup(args: argparse.Namespace):
     if device == 'auto':
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
     try:
+        # Unknown config keys are reported before anything is built (docs/config.md).
+        check_config_file(args.config, args.cfg_options)
         return RestorationInferencer(
             args.config,
             checkpoint,

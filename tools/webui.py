@@ -329,7 +329,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     if checkpoint is not None and not os.path.isfile(checkpoint):
         raise SystemExit(f'checkpoint file not found: {checkpoint!r} (give a file, or none)')
     from restorekit.apis.inferencer import RestorationInferencer
+    from restorekit.engine.config_validation import check_config_file
 
+    check_config_file(args.config)  # unknown config keys, before the model is built
     inferencer = RestorationInferencer(
         args.config, checkpoint, device=args.device, tile=args.tile, tile_overlap=args.tile_overlap)
     app = build_app(inferencer, max_pixels=args.max_pixels)

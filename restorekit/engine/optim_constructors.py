@@ -1,8 +1,12 @@
 """Optimizer wrapper constructors for restorekit's models."""
 import copy
-from typing import Dict, Optional
+import logging
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Dict, Iterator, Optional, Set
 
 import torch.nn as nn
+from mmengine.logging import MMLogger, print_log
 from mmengine.model import is_model_wrapper
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper, OptimWrapperDict
 
@@ -38,6 +42,49 @@ def network_modules(model: nn.Module) -> Dict[str, nn.ModuleDict]:
     if len(discriminator):
         groups['discriminator'] = discriminator
     return groups
+
+
+class ParamwiseOptionsSummary(logging.Filter):
+    """Turns mmengine's one INFO line per parameter (``paramwise_options -- name:key=value``,
+    logged by ``DefaultOptimWrapperConstructor`` for every parameter ``paramwise_cfg`` touches:
+    about 140 lines for ``configs/restorekit_default.py``) into DEBUG lines, and collects them
+    for one summary line (:func:`paramwise_options_summary`)."""
+
+    PREFIX = 'paramwise_options -- '
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: ``'key=value'`` -> the parameters that got it.
+        self.options: Dict[str, Set[str]] = defaultdict(set)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message.startswith(self.PREFIX):
+            name, _, option = message[len(self.PREFIX):].partition(':')
+            self.options[option].add(name)
+            record.levelno, record.levelname = logging.DEBUG, 'DEBUG'
+        return True
+
+
+@contextmanager
+def paramwise_options_summary(network: str) -> Iterator[ParamwiseOptionsSummary]:
+    """Within the block, per-parameter optimizer lines go to DEBUG; after it, one INFO line says
+    which options ``paramwise_cfg`` gave to how many parameters of ``network``."""
+    logger = MMLogger.get_current_instance()
+    summary = ParamwiseOptionsSummary()
+    logger.addFilter(summary)
+    try:
+        yield summary
+    finally:
+        logger.removeFilter(summary)
+    if summary.options:
+        by_parameters: Dict[frozenset, list] = defaultdict(list)
+        for option, names in sorted(summary.options.items()):
+            by_parameters[frozenset(names)].append(option)
+        parts = '; '.join(f'{", ".join(options)} for {len(names)} parameters'
+                          for names, options in by_parameters.items())
+        print_log(f'{network} optimizer: paramwise_cfg set {parts} (one line per parameter at '
+                  "log_level='DEBUG')", logger='current')
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -117,12 +164,14 @@ class RestorerOptimWrapperConstructor:
                     'RestorerOptimWrapperConstructor: the model has a discriminator, so '
                     'optim_wrapper needs one wrapper per network: generator=dict(...), '
                     'discriminator=dict(...) instead of a single `optimizer`.')
-            return self.constructors['generator'](groups['generator'])
+            with paramwise_options_summary('generator'):
+                return self.constructors['generator'](groups['generator'])
         if set(self.constructors) != set(groups):
             raise ValueError(f'RestorerOptimWrapperConstructor: optim_wrapper has entries for '
                              f'{sorted(self.constructors)} but the model has trainable networks '
                              f'{sorted(groups)}; give exactly one entry per network.')
-        return OptimWrapperDict(**{
-            network: constructor(groups[network])
-            for network, constructor in self.constructors.items()
-        })
+        wrappers = {}
+        for network, constructor in self.constructors.items():
+            with paramwise_options_summary(network):
+                wrappers[network] = constructor(groups[network])
+        return OptimWrapperDict(**wrappers)

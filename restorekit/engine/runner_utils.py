@@ -10,6 +10,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from restorekit.engine.checkpoint import install_safe_checkpoint_loader
+from restorekit.engine.config_validation import check_config
+from restorekit.engine.data_root import merge_cfg_options
 from restorekit.engine.dist import init_distributed
 
 
@@ -91,7 +93,9 @@ def _fit_strategy_to_hardware(cfg: Config) -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """Start distributed training if asked; build the runner ``cfg.runner_type`` (or ``Runner``)."""
+    """Check the config's keys (:func:`~restorekit.engine.config_validation.check_config`), start
+    distributed training if asked, build the runner ``cfg.runner_type`` (or ``Runner``)."""
+    check_config(cfg)
     install_safe_checkpoint_loader()
     setup_distributed(cfg)
     if 'runner_type' not in cfg:
@@ -119,8 +123,8 @@ def load_config(args: argparse.Namespace) -> Config:
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    # data_root=PATH moves every dataset resolved from the old root (restorekit/engine/data_root.py)
+    merge_cfg_options(cfg, args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

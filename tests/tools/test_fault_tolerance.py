@@ -37,16 +37,21 @@ class SlowDownHook(Hook):
 
 @LOSSES.register_module(force=True)
 class InfFromCallLoss(nn.Module):
-    """L1, multiplied by infinity from its `from_call`-th call (= training iteration) on."""
+    """L1, multiplied by infinity from its `from_call`-th call (= training iteration) on; with
+    poison_gradient=False infinity is added instead (a bad value whose gradient stays finite, as
+    a transient overflow that leaves the weights intact)."""
 
-    def __init__(self, from_call, name='boom'):
+    def __init__(self, from_call, name='boom', poison_gradient=True):
         super().__init__()
         self.from_call, self.calls, self.name = from_call, 0, name
+        self.poison_gradient = poison_gradient
 
     def forward(self, pred, target, mask=None):
         self.calls += 1
         loss = (pred - target).abs().mean()
-        return loss * float('inf') if self.calls >= self.from_call else loss
+        if self.calls < self.from_call:
+            return loss
+        return loss * float('inf') if self.poison_gradient else loss + float('inf')
 '''
 
 
@@ -132,8 +137,12 @@ def test_infinite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
 
 
 def test_skip_action_logs_every_non_finite_iteration_and_finishes(tiny_dacon_root, tmp_path):
+    # A bad loss value whose gradient is finite: skip logs it and goes on; the weights stay
+    # finite, so the last checkpoint is written. (With non-finite weights no checkpoint is ever
+    # written, in either action: test_infinite_learning_rate_saves_no_checkpoint...)
     env = _env(tmp_path)
-    losses = [dict(type='L1Loss', loss_weight=1.0), dict(type='InfFromCallLoss', from_call=3)]
+    losses = [dict(type='L1Loss', loss_weight=1.0),
+              dict(type='InfFromCallLoss', from_call=3, poison_gradient=False)]
     config = _config(tiny_dacon_root, tmp_path, 'skip', model=dict(colorizer_losses=losses),
                      custom_hooks=[dict(type='NonFiniteLossHook', action='skip')])
     proc = _train(config, env)
@@ -141,3 +150,38 @@ def test_skip_action_logs_every_non_finite_iteration_and_finishes(tiny_dacon_roo
     assert proc.returncode == 0, log[-3000:]
     assert 'non-finite loss at iteration 3' in log and 'non-finite loss at iteration 4' in log
     assert '2 training iterations had a non-finite loss: [3, 4]' in log
+    state = safe_torch_load(str(tmp_path / 'skip' / f'iter_{ITERS}.pth'))['state_dict']
+    assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+def test_infinite_learning_rate_saves_no_checkpoint_and_a_bad_one_is_never_loaded(
+        tiny_dacon_root, tmp_path):
+    # lr=inf: iteration 1's loss is finite, its step makes the weights non-finite; the
+    # checkpoint of iteration 1 must not be written.
+    env = _env(tmp_path)
+    config = _config(tiny_dacon_root, tmp_path, 'inf_lr')
+    proc = _train(config, env, '--cfg-options', 'optim_wrapper.optimizer.lr=inf',
+                  'default_hooks.checkpoint.interval=1')
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0, log[-3000:]
+    assert re.search(r'NonFiniteCheckpointError: refusing to save the checkpoint of iteration 1: '
+                     r'\d+ of \d+ parameter/optimizer tensors are NaN or inf \(first: \w', log), \
+        log[-3000:]
+    work_dir = tmp_path / 'inf_lr'
+    assert not list(work_dir.glob('*.pth*')) and not (work_dir / 'last_checkpoint').exists()
+
+    # A checkpoint with one NaN parameter (as a run without the guard would have written) is
+    # refused by load_from and --resume before any iteration, naming the file and the tensor.
+    from restorekit.registry import MODELS
+    model = MODELS.build(Config.fromfile(config, import_custom_modules=False).model)
+    state = model.state_dict()
+    name = next(key for key, _ in model.named_parameters())
+    state[name][(0,) * state[name].dim()] = float('nan')
+    bad = str(tmp_path / 'nan.pth')
+    torch.save(dict(meta=dict(epoch=0, iter=1), state_dict=state), bad)
+    for args in (('--cfg-options', f'load_from={bad}'), ('--resume', bad)):
+        proc = _train(config, env, *args)
+        log = proc.stdout + proc.stderr
+        assert proc.returncode != 0, log[-3000:]
+        assert f'NonFiniteCheckpointError: refusing to load {bad}: 1 of ' in log, log[-3000:]
+        assert f'(first: {name})' in log and 'Iter(train)' not in log, log[-3000:]

@@ -1,7 +1,8 @@
 """A segmentation_models_pytorch network usable as mask detector, inpainter or colorizer."""
+import difflib
 import inspect
 import os
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Set, Union
 
 import torch
 import torch.nn as nn
@@ -44,6 +45,42 @@ def _weights_kind(encoder_weights) -> str:
         return 'hub'
     raise ValueError(f'SmpUNet: encoder_weights must be None, a local file path, a pretrained '
                      f"name such as 'imagenet', or True (tu- encoders); got {encoder_weights!r}.")
+
+
+#: Arguments of smp's architectures that SmpUNet sets itself (from its own arguments).
+_SMP_ARGUMENTS_SET_BY_WRAPPER = ('encoder_name', 'encoder_depth', 'encoder_weights', 'in_channels',
+                                 'classes', 'decoder_channels', 'activation')
+
+
+def _is_timm_encoder(encoder_name: str) -> bool:
+    """Whether smp hands ``encoder_name``'s extra keyword arguments to ``timm.create_model``."""
+    if encoder_name.startswith('tu-'):
+        return True
+    from segmentation_models_pytorch.encoders import is_equivalent_to_timm_universal
+    return is_equivalent_to_timm_universal(encoder_name)
+
+
+def smp_keyword_names(arch: str, encoder_name: str) -> Optional[Set[str]]:
+    """The extra keyword arguments smp actually uses for ``arch`` with ``encoder_name``.
+
+    smp's architectures take their named arguments (``decoder_attention_type``, ``aux_params``...)
+    and hand any other keyword to the encoder: a timm encoder (``tu-...``) passes them to
+    ``timm.create_model``, which rejects unknown ones itself (None is returned: no fixed list);
+    smp's own encoders silently drop them, so only the named arguments are valid. An unknown
+    ``arch`` gives the empty set (SmpUNet reports the arch itself).
+    """
+    import segmentation_models_pytorch as smp
+
+    architecture = smp.MODEL_ARCHITECTURES_MAPPING.get(str(arch).lower())
+    if architecture is None:
+        return set()
+    if _is_timm_encoder(str(encoder_name)):
+        return None
+    parameters = inspect.signature(architecture.__init__).parameters
+    return {name for name, parameter in parameters.items()
+            if name != 'self' and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD,
+                                                     parameter.KEYWORD_ONLY)
+            and name not in _SMP_ARGUMENTS_SET_BY_WRAPPER}
 
 
 def drop_unused_encoder_modules(encoder: nn.Module, in_channels: int, depth: int) -> List[str]:
@@ -329,6 +366,7 @@ class SmpUNet(nn.Module):
             raise ValueError(f'SmpUNet: residual=True adds the input to the output, so '
                              f'in_channels ({in_channels}) must be 1 or out_channels '
                              f'({out_channels}).')
+        self._check_smp_kwargs(arch, encoder_name, smp_kwargs)
         hub_weights = None
         if weights_kind == 'hub':
             hub_weights = True if encoder_name.startswith('tu-') else encoder_weights
@@ -340,6 +378,48 @@ class SmpUNet(nn.Module):
         if weights_kind == 'path':
             load_encoder_state_dict(self.model.encoder, str(encoder_weights),
                                     ignore_prefixes=self.unused_encoder_modules)
+
+    @classmethod
+    def accepted_config_keywords(cls, cfg: dict) -> Optional[Set[str]]:
+        """The keywords a config may give this class (used by restorekit's config validation):
+        the named arguments of its ``__init__`` and of its bases up to ``SmpUNet``, plus the smp
+        arguments of the configured ``arch``/``encoder_name`` (:func:`smp_keyword_names`; None,
+        i.e. not checkable here, for timm encoders, whose keywords timm checks)."""
+        names: Set[str] = set()
+        defaults = {}
+        for klass in cls.__mro__:
+            if '__init__' in vars(klass):
+                parameters = inspect.signature(klass.__init__).parameters
+                names |= {name for name, parameter in parameters.items()
+                          if name != 'self' and parameter.kind in (
+                              parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)}
+                for name in ('arch', 'encoder_name'):
+                    if name in parameters and name not in defaults:
+                        defaults[name] = parameters[name].default
+            if klass is SmpUNet:
+                break
+        smp_names = smp_keyword_names(cfg.get('arch', defaults.get('arch')),
+                                      cfg.get('encoder_name', defaults.get('encoder_name')))
+        return None if smp_names is None else names | smp_names
+
+    @staticmethod
+    def _check_smp_kwargs(arch: str, encoder_name: str, smp_kwargs: dict) -> None:
+        """Reject keywords smp would silently drop (see :func:`smp_keyword_names`)."""
+        valid = smp_keyword_names(arch, encoder_name)
+        if valid is None or not smp_kwargs:
+            return
+        unknown = sorted(set(smp_kwargs) - valid)
+        if unknown:
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.6)
+                hints.append(f'`{key}`' + (f' (did you mean `{close[0]}`?)' if close else ''))
+            raise ValueError(
+                f'SmpUNet: unknown keyword(s) {", ".join(hints)} for arch={arch!r} with '
+                f'encoder_name={encoder_name!r}: smp would drop them. SmpUNet takes '
+                f'arch, encoder_name, encoder_depth, decoder_channels, in_channels, out_channels, '
+                f'use_mask, residual, activation, encoder_weights; smp\'s {arch} also takes '
+                f'{sorted(valid)}.')
 
     def _create_smp_model(self,
                           arch: str,
@@ -367,14 +447,20 @@ class SmpUNet(nn.Module):
             # a shallower encoder keeps the widths of the stages it has (the finest ones).
             if isinstance(default, (tuple, list)) and len(default) != encoder_depth:
                 kwargs['decoder_channels'] = list(default[-encoder_depth:])
-        return smp.create_model(
-            arch,
-            encoder_name=encoder_name,
-            encoder_weights=hub_weights,
-            encoder_depth=encoder_depth,
-            in_channels=self.in_channels + int(self.use_mask),
-            classes=self.out_channels,
-            **kwargs)
+        try:
+            return smp.create_model(
+                arch,
+                encoder_name=encoder_name,
+                encoder_weights=hub_weights,
+                encoder_depth=encoder_depth,
+                in_channels=self.in_channels + int(self.use_mask),
+                classes=self.out_channels,
+                **kwargs)
+        except TypeError as error:  # timm rejects a keyword of a tu- encoder
+            if not smp_kwargs:
+                raise
+            raise ValueError(f'SmpUNet: encoder {encoder_name!r} does not take the keyword(s) '
+                             f'{sorted(smp_kwargs)}: {error}') from error
 
     @property
     def encoder(self) -> nn.Module:

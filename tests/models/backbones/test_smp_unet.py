@@ -146,6 +146,23 @@ def test_argument_errors():
         SmpUNet(**TINY)(_image(channels=3))
 
 
+def test_keywords_smp_would_drop_are_refused():
+    # smp's own encoders drop unknown keywords silently: the wrapper refuses them, with a hint
+    smp_encoder = dict(encoder_name='resnet18', encoder_depth=3, decoder_channels=(8, 8, 8))
+    with pytest.raises(ValueError, match=r"`decoder_atention_type` \(did you mean "
+                                         r"`decoder_attention_type`\?\) for arch='Unet'"):
+        SmpUNet(**smp_encoder, decoder_atention_type='scse')
+    with pytest.raises(ValueError, match='`typo`'):
+        SmpUNet(**smp_encoder, typo=1)
+    net = SmpUNet(**smp_encoder, decoder_attention_type='scse')  # a named smp argument is fine
+    assert any(type(module).__name__ == 'SCSEModule' for module in net.modules())
+    # a timm encoder's extra keywords go to timm, which checks them
+    with pytest.raises(ValueError, match="encoder 'tu-mobilenetv3_small_050' does not take"):
+        SmpUNet(**TINY, typo=1)
+    assert SmpUNet.accepted_config_keywords(TINY) is None
+    assert 'decoder_attention_type' in SmpUNet.accepted_config_keywords(dict(arch='Unet'))
+
+
 def test_importing_the_module_does_not_import_smp():
     code = ('import sys, restorekit.models.backbones.smp_unet; '
             "print('segmentation_models_pytorch' in sys.modules, 'timm' in sys.modules)")
