@@ -68,11 +68,14 @@ _INPAINTER_MODULES = [
     'restorekit.models.inpainters.gated_conv',
     'restorekit.models.inpainters.mat',
     'restorekit.models.inpainters.prior_residual',
+    'restorekit.models.inpainters.rgb_adapter',
+    'restorekit.models.tta',
 ]
 _COLORIZER_MODULES = [
     'restorekit.models.inpainters.smp_unet',
     'restorekit.models.colorizers.pix2pix_unet',
     'restorekit.models.colorizers.lab_colorizer',
+    'restorekit.models.tta',
 ]
 _DETECTOR_MODULES = [
     'restorekit.models.inpainters.smp_unet',
