@@ -14,6 +14,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', help='folder to write the restored images (PNG) into')
+    parser.add_argument('--tta', help='test-time augmentation, e.g. six (see tools/restore.py)')
     add_runner_arguments(parser)
     return parser.parse_args(argv)
 
@@ -23,6 +24,9 @@ def main(argv=None) -> dict:
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    if args.tta:
+        from restorekit.models.tta import tta_model_config
+        cfg.model = tta_model_config(cfg.model, args.tta)
 
     if args.out:
         hooks = list(cfg.get('custom_hooks', None) or [])
