@@ -95,7 +95,7 @@ _METRIC_MODULES = ['restorekit.evaluation.dacon', 'restorekit.evaluation.psnr_ss
 _ENGINE_MODULES = [
     'restorekit.engine.hooks', 'restorekit.engine.checkpoint_hook', 'restorekit.engine.nan_guard',
     'restorekit.engine.bad_input_hook', 'restorekit.engine.visualization_hook',
-    'restorekit.engine.malloc_tuning'
+    'restorekit.engine.malloc_tuning', 'restorekit.engine.stage_init_report_hook'
 ]
 _OPTIM_WRAPPER_MODULES = [
     'restorekit.engine.optim_wrappers', 'restorekit.engine.optim_constructors'

@@ -24,9 +24,9 @@ Named subsets (:data:`TTA_PRESETS`): ``'six'`` is the set of the best DACON 2364
 (identity, both flips, the three rotations), ``'d4'`` all eight, ``'flip'`` identity and hflip.
 
 **Sizes.** ``rot90``, ``rot270``, ``transpose`` and ``antitranspose`` turn an H x W image into a
-W x H one, so the wrapped stage must accept both shapes. In a Restorer this holds for every
-stage of restorekit: the data preprocessor pads H and W to multiples of ``pad_size_divisor``, so
-both sides of the turned image are multiples too, and MAT pads any size itself.
+W x H one, so the wrapped stage must accept both shapes. In a Restorer the data preprocessor pads
+H and W to multiples of ``pad_size_divisor``, so both sides of the turned image are multiples too;
+MAT pads any size itself.
 
 **Randomness.** A stage that draws at random (MAT: latent, noise and dropout maps) takes a
 ``torch.Generator`` (:func:`~restorekit.models.stage_wrapper.takes_generator`). With ``seed``
@@ -34,7 +34,8 @@ set, the draw of each transform comes from its own CPU generator seeded ``seed +
 ``index`` is the transform's place in :data:`D4_TRANSFORMS` (identity 0 ... antitranspose 7): the
 result is the same at every run and on every device, and each transform's draw does not depend on
 which others are chosen. A ``generator`` given to ``forward`` is used instead, by every transform
-in turn. ``seed=None`` leaves the stage to its own default (MAT in eval mode: its ``eval_seed``).
+in turn. ``seed=None``, and training mode, leave the stage to its own default (MAT: its
+``eval_seed`` in eval mode, a fresh seed per call in training).
 
 **Weights.** The wrapper has no weights; its state dict is the wrapped stage's
 (:mod:`restorekit.models.stage_wrapper`), so a checkpoint loads with or without TTA.
@@ -163,9 +164,9 @@ class TestTimeAugmentation(StageWrapper):
                 setattr(self, attribute, getattr(self.model, attribute))
 
     def transform_generator(self, name: str) -> Optional[torch.Generator]:
-        """The generator of transform ``name``'s draws (``None`` without a seed or a stage that
-        draws)."""
-        if self.seed is None or not takes_generator(self.model):
+        """The generator of transform ``name``'s draws: ``None`` without a seed, for a stage
+        that draws nothing, and in training mode (where fixed draws would repeat every step)."""
+        if self.seed is None or self.model.training or not takes_generator(self.model):
             return None
         return torch.Generator().manual_seed(self.seed + list(D4_TRANSFORMS).index(name))
 
@@ -255,9 +256,7 @@ def apply_test_time_augmentation(model: nn.Module, spec) -> List[str]:
         if isinstance(network, TestTimeAugmentation):
             network.transforms, network.seed = spec.transforms, spec.seed
         else:
-            wrapper = TestTimeAugmentation(network, spec.transforms, spec.seed)
-            wrapper.train(network.training)
-            setattr(model, stage, wrapper)
+            setattr(model, stage, TestTimeAugmentation(network, spec.transforms, spec.seed))
     return list(spec.stages)
 
 

@@ -108,6 +108,10 @@ def test_masks_are_transformed_with_the_images_on_non_square_inputs():
 class Noisy(nn.Module):
     """Adds noise drawn from its generator (the global RNG would make results irreproducible)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.eval()  # TTA seeds the draws of a stage in eval mode
+
     def forward(self, image, mask, generator=None):
         noise = torch.randn(image.shape, generator=generator)
         return image + noise * mask
@@ -133,6 +137,8 @@ def test_seeded_draws_are_reproducible_and_per_transform():
     hand = (Noisy()(image, mask, generator=replay) +
             Noisy()(image.flip(-1), mask.flip(-1), generator=replay).flip(-1)) / 2
     torch.testing.assert_close(given, hand, rtol=0, atol=1e-6)
+    # In training mode the stage draws as in training (fixed seeds would repeat every step).
+    assert TestTimeAugmentation(Noisy().train(), 'six', seed=7).transform_generator('hflip') is None
     with pytest.raises(TypeError, match='takes none'):
         TestTimeAugmentation(MaskEcho())(image, mask, generator=torch.Generator())
 

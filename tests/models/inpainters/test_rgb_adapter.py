@@ -104,3 +104,44 @@ def test_a_converted_mat_checkpoint_loads_through_stage_init(tmp_path):
         rgb = source(grey.expand(-1, 3, -1, -1), mask, generator=torch.Generator().manual_seed(4))
     weights = torch.tensor([19595, 38470, 7471]).view(1, 3, 1, 1) / 65536
     torch.testing.assert_close(ours, (rgb * weights).sum(1, keepdim=True), rtol=0, atol=1e-6)
+
+
+def _gan_batch(size: int = 32) -> dict:
+    from restorekit.structures import RestorationDataSample
+    generator = torch.Generator().manual_seed(0)
+    inputs, samples = [], []
+    for index in range(2):
+        gt_gray = torch.randint(0, 256, (1, size, size), dtype=torch.uint8, generator=generator)
+        mask = torch.zeros(1, size, size, dtype=torch.uint8)
+        mask[:, 4 + index:20, 6:22] = 1
+        inputs.append(torch.where(mask.bool(), torch.tensor(200, dtype=torch.uint8), gt_gray))
+        samples.append(RestorationDataSample(gt_img=gt_gray.expand(3, -1, -1).clone(),
+                                             gt_gray=gt_gray, mask=mask))
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def test_the_published_design_s_wiring_trains_against_the_stage1_discriminator():
+    # configs/mat_gan.py in small: an RGB MAT through the adapter, judged with its stage 1.
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
+
+    model = Restorer(
+        inpainter=dict(type='RGBInpainterAdapter',
+                       inpainter=dict(type='MAT', preset='mat_tiny', in_channels=3)),
+        inpainter_losses=[dict(type='L1Loss')],
+        discriminator=dict(type='MATTwoStageDiscriminator', in_channels=1, resolution=32,
+                           channel_base=256, channel_max=32),
+        gan_loss=dict(type='GANLoss', gan_type='nonsaturating'),
+        adversarial_stage='inpainter',
+        conditional_discriminator=False).train()
+    assert model.inpainter.stage_names == ('stage1', )
+    adam = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3))
+    with DefaultScope.overwrite_default_scope('restorekit'):
+        wrappers = build_optim_wrapper(model, dict(constructor='RestorerOptimWrapperConstructor',
+                                                   generator=adam, discriminator=adam))
+    before = {k: v.clone() for k, v in model.inpainter.state_dict().items()}
+    logs = model.train_step(_gan_batch(), wrappers)
+    assert {'loss_inpainter_gan', 'loss_inpainter_stage1_gan', 'loss_disc_stage1_fake'} <= set(logs)
+    assert all(torch.isfinite(value) for value in logs.values())
+    assert any(not torch.equal(before[k], v) for k, v in model.inpainter.state_dict().items()
+               if v.is_floating_point())
