@@ -5,7 +5,8 @@
 # photos through RGBInpainterAdapter (grey repeated to three channels in, BT.601 luma out). It
 # starts from converted official weights when `mat_weights` (or --cfg-options
 # model.stage_init.inpainter=...) names them, e.g. Places_512_FullData.pkl converted with
-#   python tools/convert_checkpoint.py Places_512_FullData.pkl work_dirs/pretrained/mat_places512.pth
+#   python tools/convert_checkpoint.py Places_512_FullData.pkl \
+#       work_dirs/pretrained/mat_places512.pth
 # (docs/pretrained.md); without them it trains from scratch and the log says so.
 # Phase 1 (this file) trains the detector's U-Net (BCE + Dice), MAT adversarially as in its paper
 # (StyleGAN2 discriminator of the paper's sizes on cat(mask - 0.5, image), a half-width one on

@@ -6,9 +6,11 @@
 # rotations by 90, 180 and 270 degrees) at a fixed seed. There is no colorizer: the output is the
 # inpainted grey (add one, e.g. with a phase-2 style config, to colour it).
 # The weights are not shipped (research-only licence); convert the official file once:
-#   python tools/convert_checkpoint.py Places_512_FullData.pkl work_dirs/pretrained/mat_places512.pth
+#   python tools/convert_checkpoint.py Places_512_FullData.pkl \
+#       work_dirs/pretrained/mat_places512.pth
 # then restore (the converted file is also a checkpoint of this config):
-#   python tools/restore.py configs/mat_places_tta.py work_dirs/pretrained/mat_places512.pth in/ out/
+#   python tools/restore.py configs/mat_places_tta.py \
+#       work_dirs/pretrained/mat_places512.pth in/ out/
 # Without the file the model stops at build time naming it (docs/pretrained.md).
 _base_ = [
     './_base_/default_runtime.py',

@@ -182,7 +182,7 @@ class RestorationInferencer:
                  channels_last: bool = False,
                  compile: bool = False,
                  amp: Optional[str] = None,
-                 tta=None) -> None:
+                 tta: Optional[Union[str, Sequence[str], dict]] = None) -> None:
         from mmengine.registry import init_default_scope
 
         from restorekit.registry import MODELS

@@ -24,7 +24,8 @@ class StageInitReportHook(Hook):
         weights_doc: The documentation page named in the from-scratch warning.
     """
 
-    def __init__(self, stages: Sequence[str] = ('inpainter', ),
+    def __init__(self,
+                 stages: Sequence[str] = ('inpainter', ),
                  weights_doc: str = 'docs/pretrained.md') -> None:
         if isinstance(stages, str):
             stages = (stages, )

@@ -108,7 +108,9 @@ class StageWrapper(MultiStageInpainter):
         """Whether a ``generator`` given to ``forward`` reaches a network that draws from it."""
         return takes_generator(self.wrapped)
 
-    def call_wrapped(self, image: torch.Tensor, mask: Optional[torch.Tensor],
+    def call_wrapped(self,
+                     image: torch.Tensor,
+                     mask: Optional[torch.Tensor],
                      generator: Optional[torch.Generator] = None) -> StageOutput:
         """The wrapped network's :class:`StageOutput` of ``(image, mask)``.
 
@@ -148,6 +150,8 @@ class StageWrapper(MultiStageInpainter):
             return output.final, output.stages[LEGACY_STAGE1]
         return output if return_stages else output.final
 
-    def forward_stages(self, image: torch.Tensor, mask: Optional[torch.Tensor] = None,
+    def forward_stages(self,
+                       image: torch.Tensor,
+                       mask: Optional[torch.Tensor] = None,
                        generator: Optional[torch.Generator] = None) -> StageOutput:
         raise NotImplementedError

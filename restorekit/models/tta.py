@@ -99,8 +99,9 @@ def resolve_transforms(transforms: TransformsSpec) -> Tuple[str, ...]:
             known names and presets.
     """
     if isinstance(transforms, str):
-        transforms = (TTA_PRESETS[transforms] if transforms in TTA_PRESETS else
-                      [name.strip() for name in transforms.split(',') if name.strip()])
+        transforms = (
+            TTA_PRESETS[transforms] if transforms in TTA_PRESETS else
+            [name.strip() for name in transforms.split(',') if name.strip()])
     names = tuple(transforms)
     unknown = [name for name in names if name not in D4_TRANSFORMS]
     if unknown or not names or len(set(names)) != len(names):
@@ -170,7 +171,9 @@ class TestTimeAugmentation(StageWrapper):
             return None
         return torch.Generator().manual_seed(self.seed + list(D4_TRANSFORMS).index(name))
 
-    def forward_stages(self, image: torch.Tensor, mask: Optional[torch.Tensor] = None,
+    def forward_stages(self,
+                       image: torch.Tensor,
+                       mask: Optional[torch.Tensor] = None,
                        generator: Optional[torch.Generator] = None) -> StageOutput:
         """The mean over the transforms of the inverse-transformed outputs."""
         sums: Dict[str, torch.Tensor] = {}
@@ -201,7 +204,11 @@ class TTASpec:
     seed: Optional[int] = 0
 
 
-def parse_tta_spec(spec: Union[None, str, Sequence[str], dict, TTASpec]) -> Optional[TTASpec]:
+#: What the entry points accept as a TTA spec (see :func:`parse_tta_spec`).
+TTASpecLike = Union[None, str, Sequence[str], dict, TTASpec]
+
+
+def parse_tta_spec(spec: TTASpecLike) -> Optional[TTASpec]:
     """A :class:`TTASpec` from the forms the entry points accept; ``None`` for no TTA.
 
     * ``'six'``, ``'d4'``, ``'flip'``: a preset, for the inpainter;
@@ -236,7 +243,7 @@ def parse_tta_spec(spec: Union[None, str, Sequence[str], dict, TTASpec]) -> Opti
     return TTASpec(resolve_transforms(transforms), stages, seed)
 
 
-def apply_test_time_augmentation(model: nn.Module, spec) -> List[str]:
+def apply_test_time_augmentation(model: nn.Module, spec: TTASpecLike) -> List[str]:
     """Wrap the ``spec``'s stages of a built Restorer (``model.inpainter``...) in place.
 
     A stage that already is a :class:`TestTimeAugmentation` gets the new transforms and seed
@@ -260,7 +267,7 @@ def apply_test_time_augmentation(model: nn.Module, spec) -> List[str]:
     return list(spec.stages)
 
 
-def tta_model_config(model_cfg: dict, spec) -> dict:
+def tta_model_config(model_cfg: dict, spec: TTASpecLike) -> dict:
     """A copy of a Restorer config whose ``spec`` stages are wrapped in ``TestTimeAugmentation``.
 
     A stage already configured as ``TestTimeAugmentation`` gets the spec's transforms and seed.

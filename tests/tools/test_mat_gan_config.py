@@ -99,8 +99,8 @@ def test_the_log_says_whether_mat_starts_from_weights_or_from_scratch(monkeypatc
     assert 'trains from scratch' in logged[-1][0] and 'docs/pretrained.md' in logged[-1][0]
     assert logged[-1][1] == 30  # logging.WARNING
     path = str(tmp_path / 'weights.pth')
-    torch.save({'state_dict': {f'inpainter.{k}': v for k, v in model.inpainter.state_dict().items()}},
-               path)
+    state = model.inpainter.state_dict()
+    torch.save({'state_dict': {f'inpainter.{k}': v for k, v in state.items()}}, path)
     model = Restorer(inpainter=MAT(preset='mat_tiny'), stage_init=dict(inpainter=path))
     hook.before_train(SimpleNamespace(model=model, _load_from=None, _resume=False))
     assert f'starts from {path}' in logged[-1][0]

@@ -58,7 +58,9 @@ class RGBInpainterAdapter(StageWrapper):
         #: The adapter takes grey images.
         self.in_channels = 1
 
-    def forward_stages(self, image: torch.Tensor, mask: Optional[torch.Tensor] = None,
+    def forward_stages(self,
+                       image: torch.Tensor,
+                       mask: Optional[torch.Tensor] = None,
                        generator: Optional[torch.Generator] = None) -> StageOutput:
         """Grey ``final`` and stages (N, 1, H, W) of the grey ``image`` (N, 1, H, W)."""
         if image.dim() != 4 or image.shape[1] != 1:
@@ -67,7 +69,10 @@ class RGBInpainterAdapter(StageWrapper):
         output = self.call_wrapped(image.expand(-1, 3, -1, -1).contiguous(), mask, generator)
         return StageOutput(
             final=self._to_grey(output.final, 'final'),
-            stages={name: self._to_grey(value, name) for name, value in output.stages.items()})
+            stages={
+                name: self._to_grey(value, name)
+                for name, value in output.stages.items()
+            })
 
     def _to_grey(self, rgb: torch.Tensor, name: str) -> torch.Tensor:
         if rgb.dim() != 4 or rgb.shape[1] != 3:
