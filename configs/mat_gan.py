@@ -1,16 +1,28 @@
-# MAT + GAN colorizer (issue "MAT"), phase 1 of 2: the strongest DACON 236420 teams' design.
+# MAT + GAN colorizer, phase 1 of 2: the published MAT (Li et al., CVPR 2022) at its paper's size.
 # Pipeline: the constant-fill rule finds the damage (a U-Net detector takes over where the rule is
-# unsure) -> MAT (Li et al., CVPR 2022) inpaints the grey image -> a pix2pix U-Net colorizes it.
+# unsure) -> MAT inpaints the grey image -> a pix2pix U-Net colorizes it.
+# MAT is `mat_base` (the paper's 512 px generator, RGB as the published weights), run on the grey
+# photos through RGBInpainterAdapter (grey repeated to three channels in, BT.601 luma out). It
+# starts from converted official weights when `mat_weights` (or --cfg-options
+# model.stage_init.inpainter=...) names them, e.g. Places_512_FullData.pkl converted with
+#   python tools/convert_checkpoint.py Places_512_FullData.pkl \
+#       work_dirs/pretrained/mat_places512.pth
+# (docs/pretrained.md); without them it trains from scratch and the log says so.
 # Phase 1 (this file) trains the detector's U-Net (BCE + Dice), MAT adversarially as in its paper
-# (StyleGAN2 discriminator on cat(mask - 0.5, image), a half-width one on MAT's stage-1 output,
-# non-saturating logistic loss, lazy R1 with gamma 10 every 16 steps, EMA of the weights) and the
-# colorizer with L1 on the detached inpainting. Phase 2 (configs/mat_gan_phase2.py) freezes
-# detector and MAT and trains the colorizer with its PatchGAN. See docs/mat.md ("Training").
+# (StyleGAN2 discriminator of the paper's sizes on cat(mask - 0.5, image), a half-width one on
+# MAT's stage-1 output, non-saturating logistic loss, lazy R1 with gamma 10 every 16 steps, EMA of
+# the weights) and the colorizer with L1 on the detached inpainting. Phase 2
+# (configs/mat_gan_phase2.py) freezes detector and MAT and trains the colorizer with its PatchGAN.
+# The CPU-sized variant (mat_tiny, used by tests and demos) is configs/mat_tiny_gan.py.
+# See docs/mat.md ("Training").
 _base_ = [
     './_base_/default_runtime.py',
     './_base_/datasets/dacon.py',
     './_base_/schedules/iter_200k.py',
 ]
+
+# Converted official MAT weights to start from (docs/pretrained.md), or None: from scratch.
+mat_weights = None
 
 model = dict(
     type='Restorer',
@@ -19,10 +31,9 @@ model = dict(
     mask_detector=dict(
         type='ConstantFillDetector',
         fallback=dict(type='UNetDetector', encoder_name='resnet18')),
-    # mat_tiny (0.5M parameters) keeps CPU runs short; the teams' full MAT is
-    # `model.inpainter.preset=mat_base` with a discriminator of resolution=256,
-    # channel_base=32768, channel_max=512 (docs/mat.md, "Training").
-    inpainter=dict(type='MAT', preset='mat_tiny', in_channels=1),
+    inpainter=dict(
+        type='RGBInpainterAdapter',
+        inpainter=dict(type='MAT', preset='mat_base', in_channels=3)),
     colorizer=dict(type='Pix2PixUNet', in_channels=1, out_channels=3, ngf=32, num_downs=6),
     detector_losses=[dict(type='BCEWithLogitsLoss'), dict(type='DiceLoss')],
     # MAT's paper adds 0.1 x a perceptual loss to the adversarial one; without downloadable VGG
@@ -30,17 +41,39 @@ model = dict(
     inpainter_losses=[dict(type='L1Loss', loss_weight=10.0, hole_weight=1.0, valid_weight=0.0)],
     colorizer_losses=[dict(type='L1Loss', loss_weight=1.0)],
     detach_between_stages=True,  # the colorizer's L1 does not move MAT
+    # The official networks/mat.py Discriminator as trained for Places 512 (train.py's
+    # places512 spec): resolution 512, channel_base 32768, channel_max 512 (64 channels at 512 px
+    # up to 512 at 64 px and below), minibatch-std groups of 4 with 1 channel, the stage-1 one
+    # at half width. It judges the grey composite (1 channel; the official one sees RGB), and the
+    # converter takes only the generator (G_ema), so the discriminators start from scratch.
     discriminator=dict(
-        type='MATTwoStageDiscriminator', in_channels=1, resolution=128, channel_base=4096,
-        channel_max=64, stage1_channel_multiplier=0.5),
+        type='MATTwoStageDiscriminator', in_channels=1, resolution=512, channel_base=32768,
+        channel_max=512, stage1_channel_multiplier=0.5, mbstd_group_size=4,
+        mbstd_num_channels=1),
     gan_loss=dict(type='GANLoss', gan_type='nonsaturating', loss_weight=1.0),
     r1_penalty=dict(type='R1GradientPenalty', loss_weight=5.0, interval=16),  # gamma 10, lazy
     adversarial_stage='inpainter',
     conditional_discriminator=False,  # MAT's D sees (mask, image), not the damaged input
+    stage_init=dict(inpainter=mat_weights) if mat_weights else dict(),
 )
 
-# MAT's optimizer: Adam lr 1e-3, betas (0, 0.99) for both networks; StyleGAN2's lazy R1 runs the
-# discriminator's betas to the power 16/17 (c = 16 / 17).
+# MAT trains on 512 x 512 crops (the DACON photos are 512 x 512: whole images).
+crop_size = 512
+train_pipeline = [
+    dict(type='LoadImageFromFile', key='img', color_type='grayscale'),
+    dict(type='LoadImageFromFile', key='gt', color_type='color'),
+    dict(type='ToGray', src_key='gt_img', dst_key='gt_gray'),
+    dict(type='LoadMaskFromFile', optional=True),
+    dict(type='DeriveDamageMask'),
+    dict(type='RandomCrop', crop_size=crop_size, keys=['img', 'gt_img', 'gt_gray', 'mask']),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal',
+         keys=['img', 'gt_img', 'gt_gray', 'mask']),
+    dict(type='PackRestorationInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+
+# MAT's optimizer (README: --lr 0.001): Adam lr 1e-3, betas (0, 0.99) for both networks;
+# StyleGAN2's lazy R1 runs the discriminator's lr and betas to the power 16/17 (c = 16 / 17).
 optim_wrapper = dict(
     _delete_=True,
     constructor='RestorerOptimWrapperConstructor',
@@ -53,10 +86,12 @@ param_scheduler = []  # MAT trains at a constant learning rate
 
 # EMA of the weights (StyleGAN2/MAT: half-life of 10k images; batch 8 -> 1 - 0.5**(8/10000)).
 # Validation and test use the EMA weights; checkpoints hold them in `state_dict` and the raw
-# weights in `ema_state_dict` (mmengine swaps them when saving).
+# weights in `ema_state_dict` (mmengine swaps them when saving). StageInitReportHook logs whether
+# MAT starts from converted weights or from scratch.
 custom_hooks = [
     dict(type='NonFiniteLossHook', action='stop'),
     dict(type='EMAHook', momentum=5.5e-4, update_buffers=False, priority='ABOVE_NORMAL'),
+    dict(type='StageInitReportHook', stages=['inpainter']),
 ]
 
 model_wrapper_cfg = dict(type='MMSeparateDistributedDataParallel', find_unused_parameters=False)

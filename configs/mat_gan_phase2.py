@@ -5,11 +5,13 @@
 #   python tools/train.py configs/mat_gan_phase2.py --cfg-options \
 #       model.stage_init.mask_detector=$CKPT model.stage_init.inpainter=$CKPT \
 #       model.stage_init.colorizer=$CKPT
+# (MAT frozen at the converted official weights, without a phase 1 of its own: set
+# model.stage_init.inpainter to the converted file instead.)
 _base_ = ['./mat_gan.py']
 
 model = dict(
     frozen_stages=['mask_detector', 'inpainter'],
-    stage_init=dict(),
+    stage_init=dict(_delete_=True),  # phase 1's converted weights are not phase 2's start
     detector_losses=[],
     inpainter_losses=[],
     colorizer_losses=[dict(type='L1Loss', loss_weight=100.0)],
@@ -27,3 +29,9 @@ optim_wrapper = dict(
     generator=dict(optimizer=dict(lr=2e-4, betas=(0.5, 0.999))),
     discriminator=dict(optimizer=dict(lr=2e-4, betas=(0.5, 0.999))),
 )
+# Phase 2 trains the colorizer from scratch and starts the others from the phase-1 checkpoint.
+custom_hooks = [
+    dict(type='NonFiniteLossHook', action='stop'),
+    dict(type='EMAHook', momentum=5.5e-4, update_buffers=False, priority='ABOVE_NORMAL'),
+    dict(type='StageInitReportHook', stages=['mask_detector', 'inpainter']),
+]

@@ -95,6 +95,8 @@ class Registry(PluginRegistry):
 # detector, inpainter and colorizer, so those three registries search it too.
 _ENGINE = ['restorekit.engine']
 _BACKBONES = 'restorekit.models.backbones'
+#: Stage wrappers (test-time augmentation) wrap inpainters and colorizers alike.
+_WRAPPERS = 'restorekit.models.wrappers'
 
 # --- generic registries, children of mmengine's roots -------------------------------------------
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['restorekit.datasets'])
@@ -130,10 +132,10 @@ MASK_DETECTORS = Registry(
     'mask detector', scope=SCOPE, locations=['restorekit.models.detectors', _BACKBONES])
 #: ``inpainter(image, mask) -> image``; mask 1 = damaged, see docs/conventions.md.
 INPAINTERS = Registry(
-    'inpainter', scope=SCOPE, locations=['restorekit.models.inpainters', _BACKBONES])
+    'inpainter', scope=SCOPE, locations=['restorekit.models.inpainters', _BACKBONES, _WRAPPERS])
 #: ``colorizer(grey) -> RGB`` in [-1, 1].
 COLORIZERS = Registry(
-    'colorizer', scope=SCOPE, locations=['restorekit.models.colorizers', _BACKBONES])
+    'colorizer', scope=SCOPE, locations=['restorekit.models.colorizers', _BACKBONES, _WRAPPERS])
 #: Adversarial critics.
 DISCRIMINATORS = Registry(
     'discriminator', scope=SCOPE, locations=['restorekit.models.discriminators'])

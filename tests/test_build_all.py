@@ -37,6 +37,12 @@ BUILD_ARGS['INPAINTERS']['PriorResidualInpainter'] = dict(
 BUILD_ARGS['COLORIZERS']['LabColorizer'] = dict(
     colorizer=dict(type='SmpUNet', out_channels=2, activation='tanh', **SMALL_NETWORK))
 BUILD_ARGS['MASK_DETECTORS']['UNetDetector'] = dict(encoder_depth=3)
+BUILD_ARGS['INPAINTERS']['TestTimeAugmentation'] = dict(
+    model=dict(type='SmpUNet', use_mask=True, **SMALL_NETWORK))
+BUILD_ARGS['COLORIZERS']['TestTimeAugmentation'] = dict(
+    model=dict(type='Pix2PixUNet', in_channels=1, out_channels=3, ngf=4, num_downs=3))
+BUILD_ARGS['INPAINTERS']['RGBInpainterAdapter'] = dict(
+    inpainter=dict(type='MAT', preset='mat_tiny', in_channels=3))
 # Random weights are refused unless asked for explicitly (tests/models/losses/test_perceptual.py
 # covers loading a local weight file).
 BUILD_ARGS['LOSSES']['PerceptualLoss'] = dict(backbone='resnet10t', allow_random_weights=True)

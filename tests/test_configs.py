@@ -32,9 +32,19 @@ def _bases_of(path: str):
     return found
 
 
+#: Configs whose models start from published weights that are not shipped (docs/pretrained.md).
+NEEDS_PUBLISHED_WEIGHTS = {'mat_places_tta.py', 'mat_ddcolor.py'}
+
+
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
 def test_config_builds_its_model(path):
     cfg = Config.fromfile(path)
+    if osp.basename(path) in NEEDS_PUBLISHED_WEIGHTS:
+        # Without the files the build stops and names the missing file under work_dirs/pretrained.
+        with pytest.raises((OSError, ValueError)) as error:
+            MODELS.build(cfg.model)
+        assert 'work_dirs/pretrained/' in str(error.value)
+        return
     model = MODELS.build(cfg.model)
     assert type(model).__name__ == cfg.model.type
 

@@ -143,6 +143,11 @@ def _run_checkpoint_problem(path: str, line: str) -> str:
         if configs and configs != ['restorekit_default_demo']:
             return f'{path} is a checkpoint of configs/restorekit_default_demo.py, not {configs}'
         return ''
+    if path.startswith('work_dirs/pretrained/'):
+        converted = {tokens[2] for _, tokens in COMMANDS
+                     if tokens[0] == 'tools/convert_checkpoint.py' and len(tokens) > 2}
+        return '' if path in converted else (
+            f'{path}: no documented tools/convert_checkpoint.py command writes it')
     match = re.fullmatch(r'work_dirs/([\w-]+)/iter_(\d+)\.pth', path)
     if not match:
         return f'{path}: expected work_dirs/<config name>/iter_<N>.pth'
@@ -163,7 +168,8 @@ def _run_checkpoint_problem(path: str, line: str) -> str:
 def test_documented_checkpoints_are_ones_a_documented_run_writes():
     """The CONFIG CHECKPOINT pair of every documented test / restore / web-app command (and of
     RestorationInferencer examples) is one a documented run writes: `make demo`'s model with its
-    config, or work_dirs/<config>/iter_<N>.pth of training that config. (Placeholders such as
+    config, work_dirs/<config>/iter_<N>.pth of training that config, or a work_dirs/pretrained/
+    file a documented tools/convert_checkpoint.py command writes. (Placeholders such as
     `model.pth` are not paths a reader would expect to exist.)"""
     pairs = [(doc, ' '.join(tokens[1:3]), tokens[2]) for doc, tokens in COMMANDS
              if tokens[0] in ('tools/test.py', 'tools/restore.py', 'tools/webui.py')

@@ -36,8 +36,8 @@ from restorekit.evaluation.dacon import dacon_scores  # noqa: E402
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: Every model-zoo design; ``a+b`` is a two-phase design (phase 2 starts from phase 1).
 DEFAULT_CONFIGS = ('gan_unet', 'unet_two_stage', 'full_pipeline',
-                   'context_encoder_unet+context_encoder_unet_phase2', 'mat_gan+mat_gan_phase2',
-                   'restorekit_default')
+                   'context_encoder_unet+context_encoder_unet_phase2',
+                   'mat_tiny_gan+mat_tiny_gan_phase2', 'restorekit_default')
 STAGES = ('mask_detector', 'inpainter', 'colorizer')
 METRICS = ('score', 'ssim', 'masked_ssim', 'hue_corr', 'psnr')
 

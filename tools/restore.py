@@ -92,6 +92,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='run the networks under bfloat16 autocast (faster on CPUs with bf16 support and on '
         'GPUs; outputs differ by a few grey levels)')
     parser.add_argument(
+        '--tta',
+        help='test-time augmentation: average the inpainting over flips/rotations, a preset '
+        '(six, d4, flip), names (identity,hflip,vflip,rot90,rot180,rot270,transpose,'
+        'antitranspose) and optionally @stages (six@inpainter,colorizer); see docs/inference.md')
+    parser.add_argument(
         '--save-mask',
         action='store_true',
         help=f'also write the damage mask used, OUTPUT/{MASKS_DIR}/<stem>_mask.png')
@@ -298,7 +303,8 @@ def _setup(args: argparse.Namespace):
             cfg_options=args.cfg_options,
             channels_last=args.channels_last,
             compile=args.compile,
-            amp='bf16' if args.bf16 else None)
+            amp='bf16' if args.bf16 else None,
+            tta=args.tta)
     except Exception as error:  # a config or checkpoint that does not build or load
         raise UsageError(f'cannot build the model of {args.config} with {args.checkpoint}: '
                          f'{type(error).__name__}: {error}') from error

@@ -20,6 +20,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--max-pixels', type=int, default=None,
         help='largest image (width x height) the datasets read, checked from the header; larger '
         'files are bad inputs (default 100,000,000 or $RESTOREKIT_MAX_PIXELS; 0 = no limit)')
+    parser.add_argument('--tta', help='test-time augmentation, e.g. six (see tools/restore.py)')
     add_runner_arguments(parser)
     return parser.parse_args(argv)
 
@@ -43,6 +44,9 @@ def main(argv=None) -> dict:
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    if args.tta:
+        from restorekit.models.wrappers.tta import tta_model_config
+        cfg.model = tta_model_config(cfg.model, args.tta)
 
     if args.out:
         hooks = list(cfg.get('custom_hooks', None) or [])

@@ -158,6 +158,10 @@ class RestorationInferencer:
         amp: ``None`` (float32) or ``'bf16'``: run the inpainter and the colorizer under bfloat16
             autocast (CPU or CUDA); the detector stays float32, so the damage mask is float32's.
             Outputs differ from float32 by a few grey levels; the known pixels stay exact.
+        tta: Test-time augmentation (:mod:`restorekit.models.wrappers.tta`): ``None``, a preset
+            (``'six'``: identity, flips, three rotations), transform names, ``'six@inpainter,
+            colorizer'`` or ``dict(transforms=..., stages=..., seed=...)``; the stages' outputs
+            are averaged over the transforms (default stage: the inpainter).
 
     Masks: a given mask is used as it is (the model's detector is not run for that image). Without
     one, the model's ``mask_detector`` finds the damage, as in :meth:`Restorer.predict`; a model
@@ -177,7 +181,8 @@ class RestorationInferencer:
                  seed: int = 0,
                  channels_last: bool = False,
                  compile: bool = False,
-                 amp: Optional[str] = None) -> None:
+                 amp: Optional[str] = None,
+                 tta: Optional[Union[str, Sequence[str], dict]] = None) -> None:
         from mmengine.registry import init_default_scope
 
         from restorekit.registry import MODELS
@@ -222,6 +227,8 @@ class RestorationInferencer:
                     f'RestorationInferencer: skipped the training-only weights {skipped} '
                     f'of {checkpoint}',
                     logger='current')
+        from restorekit.models.wrappers.tta import apply_test_time_augmentation
+        apply_test_time_augmentation(model, tta)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         if self.channels_last:

@@ -198,6 +198,7 @@ def test_restore_tool_passes_the_switches(tmp_path, photos, monkeypatch):
         cfg_options=None,
         channels_last=True,
         compile=False,
-        amp='bf16')
+        amp='bf16',
+        tta=None)
     assert outputs['switched'].shape == outputs['plain'].shape == (56, 72, 3)
     assert np.abs(outputs['switched'] - outputs['plain']).max() <= BF16_MAX_GREY_LEVELS

@@ -13,7 +13,17 @@ from PIL import Image
 from config_utils import shrink_config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = sorted(osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '*.py')))
+ALL_CONFIGS = sorted(osp.relpath(p, ROOT) for p in glob.glob(osp.join(ROOT, 'configs', '*.py')))
+#: Configs not trained here, and where they are tested instead.
+NOT_TRAINED_HERE = {
+    # The published MAT (62M parameters) at 512 px: built in tests/tools/test_mat_gan_config.py;
+    # its recipe trains here as the CPU-sized configs/mat_tiny_gan.py (+ _phase2).
+    'configs/mat_gan.py': 'configs/mat_tiny_gan.py',
+    'configs/mat_gan_phase2.py': 'configs/mat_tiny_gan_phase2.py',
+    # Inference only, with converted official weights: tests/tools/test_mat_gan_config.py.
+    'configs/mat_places_tta.py': None,
+}
+CONFIGS = [config for config in ALL_CONFIGS if config not in NOT_TRAINED_HERE]
 
 
 def _run(*args: str) -> str:
@@ -33,6 +43,8 @@ def _small_config(config: str, data_root: str, tmp_path, **kwargs) -> str:
 
 def test_configs_are_found():
     assert 'configs/unet_two_stage.py' in CONFIGS
+    assert set(NOT_TRAINED_HERE) <= set(ALL_CONFIGS)
+    assert {small for small in NOT_TRAINED_HERE.values() if small} <= set(CONFIGS)
 
 
 @pytest.mark.parametrize('config', CONFIGS)

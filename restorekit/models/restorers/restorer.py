@@ -3,6 +3,7 @@
 Trained with one optimizer wrapper (mmengine's default ``train_step``), or adversarially with a
 discriminator and an ``OptimWrapperDict`` keyed ``generator`` and ``discriminator``.
 """
+import os.path as osp
 from contextlib import ExitStack, contextmanager
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -57,9 +58,13 @@ def load_stage_state_dict(path: str, stage: str) -> Dict[str, torch.Tensor]:
     ``torch.save(restorer.inpainter.state_dict(), path)``).
 
     Raises:
-        FileNotFoundError: no file at ``path``.
+        FileNotFoundError: no file at ``path`` (the message names it and docs/pretrained.md).
         ValueError: the file holds a model state dict without ``stage``'s weights, or no dict.
     """
+    if not osp.isfile(osp.expanduser(path)):
+        raise FileNotFoundError(f'Restorer: stage_init.{stage}={path!r} does not exist; give a '
+                                f'checkpoint of an earlier phase or converted published weights '
+                                f'(tools/convert_checkpoint.py, see docs/pretrained.md).')
     checkpoint = safe_torch_load(path, map_location='cpu')
     state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):

@@ -1,0 +1,1 @@
+"""Stage wrappers: a wrapped stage plus behaviour around it (test-time augmentation)."""
