@@ -10,7 +10,7 @@ _base_ = [
 ]
 
 model = dict(
-    type='Restorer',
+    type='AdversarialRestorer',
     data_preprocessor=dict(type='RestorationDataPreprocessor', pad_size_divisor=32),
     colorizer=dict(
         type='SmpUNet',

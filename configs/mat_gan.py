@@ -13,7 +13,7 @@ _base_ = [
 ]
 
 model = dict(
-    type='Restorer',
+    type='AdversarialRestorer',
     # pix2pix's 6-level U-Net needs sides that are multiples of 2**6.
     data_preprocessor=dict(type='RestorationDataPreprocessor', pad_size_divisor=64),
     mask_detector=dict(
@@ -36,7 +36,9 @@ model = dict(
     gan_loss=dict(type='GANLoss', gan_type='nonsaturating', loss_weight=1.0),
     r1_penalty=dict(type='R1GradientPenalty', loss_weight=5.0, interval=16),  # gamma 10, lazy
     adversarial_stage='inpainter',
-    conditional_discriminator=False,  # MAT's D sees (mask, image), not the damaged input
+    judged_stages=['stage1'],  # MAT's half-width discriminator judges its coarse stage too
+    disc_takes_mask=True,  # MAT's D sees concat(mask - 0.5, image) ...
+    conditional_discriminator=False,  # ... not the damaged input
 )
 
 # MAT's optimizer: Adam lr 1e-3, betas (0, 0.99) for both networks; StyleGAN2's lazy R1 runs the

@@ -21,7 +21,7 @@ _base_ = [
 ]
 
 model = dict(
-    type='Restorer',
+    type='AdversarialRestorer',
     data_preprocessor=dict(type='RestorationDataPreprocessor', pad_size_divisor=32),
     mask_detector=dict(
         type='ConstantFillDetector',

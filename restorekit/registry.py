@@ -60,6 +60,7 @@ _MASK_MODULES = [
 ]
 _MODEL_MODULES = [
     'restorekit.models.restorers.restorer',
+    'restorekit.models.restorers.adversarial',
     'restorekit.models.restorers.data_preprocessor',
 ]
 _INPAINTER_MODULES = [
@@ -92,7 +93,7 @@ _METRIC_MODULES = ['restorekit.evaluation.dacon', 'restorekit.evaluation.psnr_ss
 _ENGINE_MODULES = [
     'restorekit.engine.hooks', 'restorekit.engine.checkpoint_hook', 'restorekit.engine.nan_guard',
     'restorekit.engine.bad_input_hook', 'restorekit.engine.visualization_hook',
-    'restorekit.engine.malloc_tuning'
+    'restorekit.engine.malloc_tuning', 'restorekit.engine.phase_switch'
 ]
 _OPTIM_WRAPPER_MODULES = [
     'restorekit.engine.optim_wrappers', 'restorekit.engine.optim_constructors'

@@ -12,6 +12,7 @@ from mmengine.registry import DefaultScope
 
 from restorekit.engine.checkpoint import install_safe_checkpoint_loader
 from restorekit.engine.optim_constructors import RestorerOptimWrapperConstructor
+from restorekit.models.restorers.adversarial import AdversarialRestorer
 from restorekit.models.restorers.restorer import Restorer
 from restorekit.registry import MODELS
 from restorekit.structures import RestorationDataSample
@@ -51,6 +52,7 @@ def tiny_disc(in_channels: int = 4) -> dict:
 
 
 def gan_restorer(**kwargs) -> Restorer:
+    """An AdversarialRestorer; without a discriminator, a plain Restorer of the same stages."""
     torch.manual_seed(0)  # only for the initial weights of this test's networks
     config = dict(
         inpainter=TinyInpainter(),
@@ -60,7 +62,11 @@ def gan_restorer(**kwargs) -> Restorer:
         discriminator=tiny_disc(),
         gan_loss=dict(type='GANLoss', gan_type='vanilla'))
     config.update(kwargs)
-    return Restorer(**config).train()
+    if config['discriminator'] is None:
+        for key in ('discriminator', 'gan_loss', 'r1_penalty'):
+            config.pop(key, None)
+        return Restorer(**config).train()
+    return AdversarialRestorer(**config).train()
 
 
 def wrapper_cfg(type='OptimWrapper', lr=1e-2, **kwargs) -> dict:
@@ -400,10 +406,14 @@ def test_stage_init_errors(tmp_path):
 def test_configuration_errors():
     with pytest.raises(ValueError, match='needs a gan_loss'):
         gan_restorer(gan_loss=None)
-    with pytest.raises(ValueError, match='gan_loss is configured but there is no discriminator'):
-        gan_restorer(discriminator=None)
-    with pytest.raises(ValueError, match='set discriminator in_channels=4'):
-        gan_restorer(discriminator=tiny_disc(in_channels=3))
+    with pytest.raises(ValueError, match='needs a discriminator'):
+        AdversarialRestorer(colorizer=TinyColorizer(), gan_loss=dict(type='GANLoss'))
+    with pytest.raises(TypeError, match='discriminator'):
+        Restorer(colorizer=TinyColorizer(), discriminator=tiny_disc())  # the plain pipeline
+    # The discriminator checks what it is given (the Restorer reads nothing from it).
+    with pytest.raises(ValueError, match='set in_channels'):
+        model = gan_restorer(discriminator=tiny_disc(in_channels=3))
+        model.train_step(make_batch(), build_wrappers(model))
     with pytest.raises(ValueError, match="adversarial_stage='inpainter' but there is no"):
         gan_restorer(
             inpainter=None,
