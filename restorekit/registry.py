@@ -93,7 +93,8 @@ _METRIC_MODULES = ['restorekit.evaluation.dacon', 'restorekit.evaluation.psnr_ss
 _ENGINE_MODULES = [
     'restorekit.engine.hooks', 'restorekit.engine.checkpoint_hook', 'restorekit.engine.nan_guard',
     'restorekit.engine.bad_input_hook', 'restorekit.engine.visualization_hook',
-    'restorekit.engine.malloc_tuning', 'restorekit.engine.phase_switch'
+    'restorekit.engine.malloc_tuning', 'restorekit.engine.phase_switch',
+    'restorekit.engine.random_state'
 ]
 _OPTIM_WRAPPER_MODULES = [
     'restorekit.engine.optim_wrappers', 'restorekit.engine.optim_constructors'
