@@ -75,7 +75,8 @@ def default_config() -> str:
 
 
 def restoring_configs() -> List[str]:
-    """Every ``configs/*.py`` (not ``_base_``) whose model is a ``Restorer``, sorted."""
+    """Every ``configs/*.py`` (not ``_base_``) whose model is a ``Restorer`` (or an
+    ``AdversarialRestorer``, whose inference is the Restorer's), sorted."""
     from mmengine.config import Config
 
     found = []
@@ -85,7 +86,7 @@ def restoring_configs() -> List[str]:
         except Exception:  # a config another helper is still writing; reported, not measured
             print(f'skipping {os.path.relpath(path, ROOT)}: it does not load', file=sys.stderr)
             continue
-        if model is not None and model.get('type') == 'Restorer':
+        if model is not None and model.get('type') in ('Restorer', 'AdversarialRestorer'):
             found.append(path)
     return found
 

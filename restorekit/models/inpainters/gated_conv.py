@@ -2,7 +2,7 @@
 ICCV 2019, "DeepFill v2"), after the reference code ``JiahuiYu/generative_inpainting``
 (``inpaint_model.py``, ``inpaint_ops.py``), without contextual attention."""
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn

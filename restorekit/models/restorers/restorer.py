@@ -17,8 +17,8 @@ from ..outputs import MultiStageInpainter, run_stages
 from ..step_seeded import StepSeededStage
 from .data_preprocessor import pad_bottom_right
 from .freezing import check_frozen_stages, keep_frozen_in_eval, set_frozen_stages
-from .stage_init import (STAGE_MODULES, STAGE_TARGETS, ModuleConfig, build_losses, build_module,
-                         check_stage_init, load_stage_init, unwrap)
+from .stage_init import (STAGE_TARGETS, ModuleConfig, build_losses, build_module, check_stage_init,
+                         load_stage_init, unwrap)
 
 _MODES = ('tensor', 'loss', 'predict')
 _MASK_SOURCES = ('gt', 'detected')
@@ -260,7 +260,7 @@ class Restorer(BaseModel):
                              f'{(grey.shape[0], 3, *grey.shape[2:])}, got {tuple(rgb.shape)}.')
         return rgb
 
-    # --- inference: the one mask rule ---------------------------------------------------------------
+    # --- inference: the one mask rule -------------------------------------------------------------
     @property
     def detector_works_on_tiles(self) -> bool:
         """Whether the detector may run tile by tile on a large image: a learned detector does;
@@ -488,7 +488,10 @@ class Restorer(BaseModel):
             raise ValueError(f'Restorer: the {stage} losses {list(names)} need the data '
                              f'samples\' `{target_key}`, but the samples have none.')
         mask = targets.get('mask')
-        return {f'loss_{stage}_{name}': loss(pred, target, mask) for loss, name in zip(losses, names)}
+        return {
+            f'loss_{stage}_{name}': loss(pred, target, mask)
+            for loss, name in zip(losses, names)
+        }
 
     def _number_train_forward(self) -> None:
         """Tell the step-seeded stages (MAT) the number of this training pass; count it."""

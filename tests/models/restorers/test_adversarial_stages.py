@@ -12,7 +12,7 @@ from restorekit.models.inpainters.mat import MAT
 from restorekit.models.outputs import MultiStageInpainter, StageOutput
 from restorekit.models.restorers.adversarial import AdversarialRestorer
 from restorekit.models.restorers.restorer import Restorer
-from test_restorer_gan import build_wrappers, changed, make_batch, snapshot, tiny_disc
+from test_adversarial import build_wrappers, changed, make_batch, snapshot, tiny_disc
 
 
 def mat_disc(**kwargs) -> MATTwoStageDiscriminator:
