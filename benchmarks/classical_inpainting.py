@@ -48,17 +48,18 @@ def split_scores(data_root: str, limit: int = None) -> Dict[str, List[float]]:
 
     from restorekit.evaluation.dacon import dacon_scores
     from restorekit.models.inpainters.prior_residual import classical_inpaint
+    from restorekit.utils.value_range import uint8_to_unit_range, unit_range_to_uint8
 
     scores: Dict[str, List[float]] = {name: [] for name in PRIORS}
     for row in demo.read_rows(osp.join(data_root, 'test.csv'))[:limit]:
         grey = demo.load(data_root, row['input_image_path'])
         mask = demo.load(data_root, row['mask_path']) > 0
         truth = demo.load(data_root, row['gt_image_path'])
-        image = torch.from_numpy(grey.copy()).float()[None, None] / 127.5 - 1
+        image = uint8_to_unit_range(torch.from_numpy(grey.copy())[None, None])
         mask_tensor = torch.from_numpy(mask).float()[None, None]
         for name, methods in PRIORS.items():
             filled = classical_inpaint(image, mask_tensor, methods, max_biharmonic_pixels=None)
-            filled = ((filled[0, 0] + 1) * 127.5).round().clamp(0, 255).byte().numpy()
+            filled = unit_range_to_uint8(filled[0, 0]).numpy()
             scores[name].append(
                 dacon_scores(truth, np.dstack([filled] * 3), mask.astype(np.uint8))['score'])
     return scores

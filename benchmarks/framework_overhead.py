@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from machine_info import cpu_name
+from restorekit.utils.value_range import uint8_to_unit_range
 
 CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'configs',
                       'unet_two_stage.py')
@@ -118,9 +119,9 @@ class PlainStep:
 
     def __call__(self, tensors: Dict[str, torch.Tensor]) -> float:
         self.model.train()
-        inputs = tensors['inputs'].float() / 127.5 - 1
-        gt_gray = tensors['gt_gray'].float() / 127.5 - 1
-        gt_img = tensors['gt_img'].float() / 127.5 - 1
+        inputs = uint8_to_unit_range(tensors['inputs'])
+        gt_gray = uint8_to_unit_range(tensors['gt_gray'])
+        gt_img = uint8_to_unit_range(tensors['gt_img'])
         mask = tensors['mask'].float()
         raw = self.inpainter(inputs, mask)
         composite = (raw * mask + inputs * (1 - mask)).clamp(-1, 1)

@@ -9,18 +9,12 @@ _base_ = [
     './_base_/default_runtime.py',
     './_base_/datasets/dacon.py',
     './_base_/schedules/iter_200k.py',
+    './_base_/models/context_encoder_unet.py',
 ]
 
-model = dict(
-    type='Restorer',
-    data_preprocessor=dict(type='RestorationDataPreprocessor', pad_size_divisor=32),
-    mask_detector=dict(type='ConstantFillDetector'),
-    inpainter=dict(type='ContextEncoder', in_channels=1, out_channels=1, base_channels=64,
-                   use_mask=True),
-    inpainter_losses=[
-        dict(type='MSELoss', loss_weight=1.0, hole_weight=1.0, valid_weight=0.0, name='hole_l2'),
-        dict(type='L1Loss', loss_weight=1.0, hole_weight=6.0, valid_weight=1.0),
-    ],
-)
+model = dict(inpainter_losses=[
+    dict(type='MSELoss', loss_weight=1.0, hole_weight=1.0, valid_weight=0.0, name='hole_l2'),
+    dict(type='L1Loss', loss_weight=1.0, hole_weight=6.0, valid_weight=1.0),
+])
 
 optim_wrapper = dict(optimizer=dict(lr=2e-4, betas=(0.5, 0.999)))

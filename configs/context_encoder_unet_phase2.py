@@ -4,21 +4,23 @@
 # inpainter on the command line:
 #   python tools/train.py configs/context_encoder_unet_phase2.py \
 #       --cfg-options model.stage_init.inpainter=work_dirs/context_encoder_unet/iter_200000.pth
-_base_ = ['./context_encoder_unet.py']
+# Built from the same bases as phase 1, not from phase 1's file, so nothing of phase 1's training
+# (its losses, its optimizer settings) has to be undone here.
+_base_ = [
+    './_base_/default_runtime.py',
+    './_base_/datasets/dacon.py',
+    './_base_/schedules/iter_200k.py',
+    './_base_/models/context_encoder_unet.py',
+]
 
 model = dict(
     colorizer=dict(
         type='SmpUNet', arch='Unet', encoder_name='resnet34', in_channels=1, out_channels=3,
         activation='tanh'),
-    inpainter_losses=[],
     colorizer_losses=[dict(type='L1Loss', loss_weight=1.0)],
     frozen_stages=['inpainter'],
-    stage_init=dict(),
+    stage_init=dict(),  # model.stage_init.inpainter=<phase-1 checkpoint>
 )
 
 # Only trainable parameters reach the optimizer (the frozen inpainter is left out).
-optim_wrapper = dict(
-    _delete_=True,
-    constructor='RestorerOptimWrapperConstructor',
-    type='OptimWrapper',
-    optimizer=dict(type='Adam', lr=1e-4, betas=(0.9, 0.999)))
+optim_wrapper = dict(constructor='RestorerOptimWrapperConstructor')

@@ -17,52 +17,6 @@
 _base_ = [
     './_base_/default_runtime.py',
     './_base_/datasets/dacon.py',
-    './_base_/schedules/iter_200k.py',
+    './_base_/schedules/restorekit_default.py',
+    './_base_/models/restorekit_default.py',
 ]
-
-model = dict(
-    type='AdversarialRestorer',
-    data_preprocessor=dict(type='RestorationDataPreprocessor', pad_size_divisor=32),
-    mask_detector=dict(
-        type='ConstantFillDetector',
-        fallback=dict(type='UNetDetector', encoder_name='resnet18', encoder_depth=4,
-                      decoder_channels=(128, 64, 32, 16))),
-    # The mean of three classical inpaintings; no parameters, nothing to train.
-    inpainter=dict(
-        type='PriorResidualInpainter', priors=('telea', 'navier_stokes', 'biharmonic'),
-        radius=3),
-    colorizer=dict(
-        type='LabColorizer',
-        colorizer=dict(type='SmpUNet', encoder_name='resnet18', encoder_depth=4,
-                       decoder_channels=(64, 32, 16, 8), out_channels=2, activation='tanh'),
-        space='lab',
-        # Conservative chroma: grey output until training finds colour that pays, and half the
-        # predicted saturation (the hue term only sees hue; wrong chroma costs RGB SSIM).
-        zero_init=True,
-        chroma_scale=0.5),
-    detector_losses=[dict(type='BCEWithLogitsLoss'), dict(type='DiceLoss')],
-    colorizer_losses=[
-        dict(type='L1Loss', loss_weight=10.0),
-        dict(type='SSIMLoss', loss_weight=1.0),
-        dict(type='HueHistogramLoss', loss_weight=1.0),
-    ],
-    discriminator=dict(
-        type='PatchDiscriminator', in_channels=4, base_channels=32, n_layers=3, norm='batch'),
-    gan_loss=dict(type='GANLoss', gan_type='vanilla', loss_weight=0.05),
-    adversarial_stage='colorizer',
-    conditional_discriminator=True,
-)
-
-optim_wrapper = dict(
-    _delete_=True,
-    constructor='RestorerOptimWrapperConstructor',
-    # The colorizer's chroma starts at zero and learns ten times slower than the detector: early,
-    # unsure colours cost more SSIM than they gain (docs/model_zoo.md).
-    generator=dict(
-        type='OptimWrapper',
-        optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999)),
-        paramwise_cfg=dict(custom_keys={'colorizer': dict(lr_mult=0.1)})),
-    discriminator=dict(
-        type='OptimWrapper', optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))),
-)
-model_wrapper_cfg = dict(type='MMSeparateDistributedDataParallel', find_unused_parameters=False)

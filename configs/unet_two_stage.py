@@ -7,18 +7,5 @@ _base_ = [
     './_base_/default_runtime.py',
     './_base_/datasets/dacon.py',
     './_base_/schedules/iter_200k.py',
+    './_base_/models/unet_two_stage.py',
 ]
-
-model = dict(
-    type='Restorer',
-    data_preprocessor=dict(type='RestorationDataPreprocessor', pad_size_divisor=32),
-    inpainter=dict(
-        type='SmpUNet', arch='Unet', encoder_name='resnet34', in_channels=1, out_channels=1,
-        residual=True),
-    colorizer=dict(
-        type='SmpUNet', arch='Unet', encoder_name='resnet34', in_channels=1, out_channels=3,
-        activation='tanh'),
-    # The hole is what the inpainter must learn; the known region only needs to stay put.
-    inpainter_losses=[dict(type='L1Loss', loss_weight=1.0, hole_weight=6.0, valid_weight=1.0)],
-    colorizer_losses=[dict(type='L1Loss', loss_weight=1.0)],
-)

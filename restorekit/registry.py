@@ -4,9 +4,13 @@ The generic registries are children of mmengine's root registries (as in mmagic'
 ``mmagic/registry.py``), so that with ``default_scope = 'restorekit'`` a config can name both
 restorekit's components and mmengine's own (``type='Adam'``, ``type='CheckpointHook'``).
 
-Each registry lists the modules that define its components in ``locations``. mmengine imports
-those modules the first time the registry is searched, so ``import restorekit`` stays light and
-importing one model never imports every other one (nor its heavy dependencies).
+Registration needs no bookkeeping: each registry names in ``locations`` the packages where its
+components live, and the first time it is searched (``get``/``build``) it imports every module
+under them that registers something (:func:`discover_modules`: a walk of the package, importing
+the modules whose source calls ``register_module``). So a new component file is found by name as
+soon as it exists, ``import restorekit`` stays light, and building a loss never imports the
+inpainters (nor their heavy dependencies). ``tests/test_registry.py`` checks that every class
+decorated with ``register_module`` anywhere in restorekit is found in its registry by name.
 
 The domain registries are roots of their own (mmengine lets a parent hold one child per scope, and
 :data:`MODELS` already is restorekit's child of the root ``MODELS``); the :class:`Restorer` builds
@@ -19,6 +23,11 @@ each stage from its registry:
 * :data:`DISCRIMINATORS` - adversarial critics.
 * :data:`LOSSES` - loss terms, always built from a list of configs with weights.
 """
+import importlib
+import importlib.util
+import pkgutil
+from typing import List
+
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
@@ -34,116 +43,99 @@ from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
-# Every registry below is a PluginRegistry: mmengine's Registry that also loads the plugins of the
-# `restorekit.plugins` entry point group on its first search (restorekit/plugins.py).
-from restorekit.plugins import PluginRegistry as Registry
+from restorekit.plugins import PluginRegistry
 
 SCOPE = 'restorekit'
 
-# Modules that register components, per registry. Listed module by module (not whole packages)
-# so that the first build imports what that registry needs and nothing else.
-_DATASET_MODULES = ['restorekit.datasets.dacon_dataset', 'restorekit.datasets.image_folder_dataset']
-_TRANSFORM_MODULES = [
-    'restorekit.datasets.transforms.loading',
-    'restorekit.datasets.transforms.geometric',
-    'restorekit.datasets.transforms.color',
-    'restorekit.datasets.transforms.damage',
-    'restorekit.datasets.transforms.formatting',
-]
-_MASK_MODULES = [
-    'restorekit.masks.polygon',
-    'restorekit.masks.brush_stroke',
-    'restorekit.masks.box',
-    'restorekit.masks.large',
-    'restorekit.masks.mixed',
-    'restorekit.masks.mat',
-]
-_MODEL_MODULES = [
-    'restorekit.models.restorers.restorer',
-    'restorekit.models.restorers.adversarial',
-    'restorekit.models.restorers.data_preprocessor',
-]
-_INPAINTER_MODULES = [
-    'restorekit.models.inpainters.smp_unet',
-    'restorekit.models.inpainters.context_encoder',
-    'restorekit.models.inpainters.gated_conv',
-    'restorekit.models.inpainters.mat',
-    'restorekit.models.inpainters.prior_residual',
-]
-_COLORIZER_MODULES = [
-    'restorekit.models.inpainters.smp_unet',
-    'restorekit.models.colorizers.pix2pix_unet',
-    'restorekit.models.colorizers.lab_colorizer',
-]
-_DETECTOR_MODULES = [
-    'restorekit.models.inpainters.smp_unet',
-    'restorekit.models.detectors.constant_fill',
-    'restorekit.models.detectors.unet_detector',
-]
-_LOSS_MODULES = [
-    'restorekit.models.losses.pixel',
-    'restorekit.models.losses.gan',
-    'restorekit.models.losses.ssim',
-    'restorekit.models.losses.tv',
-    'restorekit.models.losses.color',
-    'restorekit.models.losses.dice',
-    'restorekit.models.losses.perceptual',
-]
-_METRIC_MODULES = ['restorekit.evaluation.dacon', 'restorekit.evaluation.psnr_ssim']
-_ENGINE_MODULES = [
-    'restorekit.engine.hooks', 'restorekit.engine.checkpoint_hook', 'restorekit.engine.nan_guard',
-    'restorekit.engine.bad_input_hook', 'restorekit.engine.visualization_hook',
-    'restorekit.engine.malloc_tuning', 'restorekit.engine.phase_switch',
-    'restorekit.engine.random_state'
-]
-_OPTIM_WRAPPER_MODULES = [
-    'restorekit.engine.optim_wrappers', 'restorekit.engine.optim_constructors'
-]
+
+def _registers_components(module_name: str) -> bool:
+    """Whether the module's source calls ``register_module`` (True when there is no source)."""
+    spec = importlib.util.find_spec(module_name)
+    origin = getattr(spec, 'origin', None)
+    if not origin or not origin.endswith('.py'):
+        return True
+    with open(origin, encoding='utf-8') as file:
+        return 'register_module' in file.read()
+
+
+def discover_modules(location: str) -> List[str]:
+    """``location`` and, when it is a package, every module below it that registers components.
+
+    Subpackages are walked too (``pkgutil.walk_packages``, sorted by name). A module whose source
+    never mentions ``register_module`` is left out, so helpers (``restorekit.engine.dist``...) are
+    not imported on a registry search. Importing the returned modules registers every component
+    that lives under ``location``.
+    """
+    package = importlib.import_module(location)
+    found = [location]
+    for info in pkgutil.walk_packages(getattr(package, '__path__', []), prefix=f'{location}.'):
+        if info.ispkg or _registers_components(info.name):
+            found.append(info.name)
+    return found
+
+
+class Registry(PluginRegistry):
+    """The registry class of restorekit: its ``locations`` are packages, discovered lazily.
+
+    On the first search, every module under each location that registers components is imported
+    (:func:`discover_modules`), then the entry point plugins are loaded (
+    :class:`~restorekit.plugins.PluginRegistry`).
+    """
+
+    def import_from_location(self) -> None:
+        """Import every registering module under this registry's packages, once; then plugins."""
+        if not self._imported:
+            for location in self._locations:
+                for module in discover_modules(location):
+                    importlib.import_module(module)
+        super().import_from_location()
+
+
+# The packages where each registry's components live. SmpUNet (models/backbones/) serves as
+# detector, inpainter and colorizer, so those three registries search it too.
+_ENGINE = ['restorekit.engine']
+_BACKBONES = 'restorekit.models.backbones'
 
 # --- generic registries, children of mmengine's roots -------------------------------------------
-DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=_DATASET_MODULES)
+DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['restorekit.datasets'])
 DATA_SAMPLERS = Registry(
     'data sampler', parent=MMENGINE_DATA_SAMPLERS, locations=['restorekit.datasets'])
-TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, locations=_TRANSFORM_MODULES)
-MODELS = Registry('model', parent=MMENGINE_MODELS, locations=_MODEL_MODULES)
-MODEL_WRAPPERS = Registry(
-    'model wrapper', parent=MMENGINE_MODEL_WRAPPERS, locations=['restorekit.models'])
-OPTIM_WRAPPERS = Registry(
-    'optim wrapper', parent=MMENGINE_OPTIM_WRAPPERS, locations=_OPTIM_WRAPPER_MODULES)
+TRANSFORMS = Registry(
+    'transform', parent=MMENGINE_TRANSFORMS, locations=['restorekit.datasets.transforms'])
+MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['restorekit.models.restorers'])
+MODEL_WRAPPERS = Registry('model wrapper', parent=MMENGINE_MODEL_WRAPPERS, locations=_ENGINE)
+OPTIM_WRAPPERS = Registry('optim wrapper', parent=MMENGINE_OPTIM_WRAPPERS, locations=_ENGINE)
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
-    locations=_OPTIM_WRAPPER_MODULES)
-# These locations import mmengine.optim, which registers torch's optimizers and schedulers.
-OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, locations=_OPTIM_WRAPPER_MODULES)
+    locations=_ENGINE)
+# restorekit.engine's optimizer modules import mmengine.optim, which registers torch's optimizers
+# and schedulers.
+OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, locations=_ENGINE)
 PARAM_SCHEDULERS = Registry(
-    'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, locations=_OPTIM_WRAPPER_MODULES)
-HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=_ENGINE_MODULES)
-LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['restorekit.engine'])
-METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=_METRIC_MODULES)
+    'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, locations=_ENGINE)
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=_ENGINE)
+LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=_ENGINE)
+METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['restorekit.evaluation'])
 EVALUATORS = Registry('evaluator', parent=MMENGINE_EVALUATOR, locations=['restorekit.evaluation'])
 VISUALIZERS = Registry(
-    'visualizer',
-    parent=MMENGINE_VISUALIZERS,
-    locations=['restorekit.visualization.restoration_visualizer'])
-VISBACKENDS = Registry('vis backend', parent=MMENGINE_VISBACKENDS, locations=['restorekit.engine'])
+    'visualizer', parent=MMENGINE_VISUALIZERS, locations=['restorekit.visualization'])
+VISBACKENDS = Registry('vis backend', parent=MMENGINE_VISBACKENDS, locations=_ENGINE)
 
 # --- domain registries ----------------------------------------------------------------------------
 #: Damage shapes: ``generator(height, width, rng) -> bool array (H, W)``, True = damaged.
-MASK_GENERATORS = Registry('mask generator', scope=SCOPE, locations=_MASK_MODULES)
+MASK_GENERATORS = Registry('mask generator', scope=SCOPE, locations=['restorekit.masks'])
 #: ``detector(image) -> logits (N, 1, H, W)`` of the damage mask.
-MASK_DETECTORS = Registry('mask detector', scope=SCOPE, locations=_DETECTOR_MODULES)
+MASK_DETECTORS = Registry(
+    'mask detector', scope=SCOPE, locations=['restorekit.models.detectors', _BACKBONES])
 #: ``inpainter(image, mask) -> image``; mask 1 = damaged, see docs/conventions.md.
-INPAINTERS = Registry('inpainter', scope=SCOPE, locations=_INPAINTER_MODULES)
+INPAINTERS = Registry(
+    'inpainter', scope=SCOPE, locations=['restorekit.models.inpainters', _BACKBONES])
 #: ``colorizer(grey) -> RGB`` in [-1, 1].
-COLORIZERS = Registry('colorizer', scope=SCOPE, locations=_COLORIZER_MODULES)
+COLORIZERS = Registry(
+    'colorizer', scope=SCOPE, locations=['restorekit.models.colorizers', _BACKBONES])
 #: Adversarial critics.
 DISCRIMINATORS = Registry(
-    'discriminator',
-    scope=SCOPE,
-    locations=[
-        'restorekit.models.discriminators.patch_gan',
-        'restorekit.models.discriminators.stylegan_disc',
-    ])
+    'discriminator', scope=SCOPE, locations=['restorekit.models.discriminators'])
 #: Loss terms: ``loss(pred, target, mask=None) -> scalar``, weighted by ``loss_weight``.
-LOSSES = Registry('loss', scope=SCOPE, locations=_LOSS_MODULES)
+LOSSES = Registry('loss', scope=SCOPE, locations=['restorekit.models.losses'])

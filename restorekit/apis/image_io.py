@@ -20,15 +20,14 @@ PIL images and numpy arrays follow the same policy:
 Masks: nonzero (or True) = damaged, as ``docs/conventions.md`` says; alpha is ignored.
 """
 import os
-import uuid
-from contextlib import contextmanager
-from typing import BinaryIO, Iterator, Optional, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 
 from restorekit.datasets.transforms.color import rgb_to_gray
 from restorekit.datasets.transforms.loading import (composite_over_white, decode_image, pil_to_array,
                                                     read_image, scale_16bit_to_8bit)
+from restorekit.utils.fileio import atomic_write
 
 #: File extensions read as images by ``tools/restore.py`` (lower case).
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
@@ -165,34 +164,11 @@ def read_mask(mask: ImageLike, shape: Optional[Tuple[int, int]] = None) -> np.nd
     return np.ascontiguousarray(array, dtype=bool)
 
 
-@contextmanager
-def atomic_write(path: Union[str, os.PathLike]) -> Iterator[BinaryIO]:
-    """Open a temporary file next to ``path`` for writing; move it onto ``path`` on success.
-
-    The temporary file lives in the same folder (so :func:`os.replace` is atomic) and is removed
-    if the block raises: readers see either the old file or the complete new one, never a partial
-    file. Created with the process's umask like any new file.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    temp = os.path.join(folder, f'.{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp')
-    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(descriptor, 'wb') as file:
-            yield file
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
-
-
 def write_png(path: Union[str, os.PathLike], image: np.ndarray) -> None:
     """Write a uint8 (H, W) grey, (H, W, 3) RGB or bool (0 / 255) image as a PNG, atomically.
 
-    See :func:`atomic_write`: an interrupted write never leaves a truncated PNG at ``path``.
+    See :func:`~restorekit.utils.fileio.atomic_write`: an interrupted write never leaves a
+    truncated PNG at ``path``.
     """
     from PIL import Image
 

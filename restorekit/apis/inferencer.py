@@ -36,7 +36,8 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from restorekit.engine.checkpoint import safe_torch_load
+from restorekit.utils.state_dict import read_state_dict, strip_prefix
+from restorekit.utils.value_range import unit_range_to_uint8
 from .image_io import ImageLike, read_gray, read_mask
 from .tiling import Tile, batched, check_tile_options, run_tiled
 
@@ -106,13 +107,7 @@ def load_inference_weights(model: torch.nn.Module, checkpoint: str) -> List[str]
         ValueError: the file holds no state dict, or its weights do not fit the model (missing or
             unexpected keys, wrong shapes), with the keys named.
     """
-    loaded = safe_torch_load(checkpoint, map_location='cpu')
-    state = loaded.get('state_dict', loaded) if isinstance(loaded, dict) else None
-    if not isinstance(state, dict) or not all(isinstance(key, str) for key in state):
-        raise ValueError(f'checkpoint {checkpoint} holds a {type(loaded).__name__}, not a state '
-                         f"dict nor an mmengine checkpoint with a 'state_dict'")
-    if state and all(key.startswith('module.') for key in state):
-        state = {key[len('module.'):]: value for key, value in state.items()}
+    state = strip_prefix(read_state_dict(checkpoint, 'checkpoint'), 'module.')
     own_prefixes = {key.split('.', 1)[0] for key in model.state_dict()}
     kept = {key: value for key, value in state.items() if key.split('.', 1)[0] in own_prefixes}
     checkpoint_prefixes = {key.split('.', 1)[0] for key in state}
@@ -421,8 +416,6 @@ class RestorationInferencer:
 
         with self._inference_context():
             blended = run_tiled(restore, *gray.shape, self.tile, self.tile_overlap, self.batch_size)
-        from restorekit.models.restorers.data_preprocessor import unit_range_to_uint8
-
         output = unit_range_to_uint8(blended['rgb']).permute(1, 2, 0).numpy()
         inpainted = None
         if 'composite' in blended:

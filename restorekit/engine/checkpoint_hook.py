@@ -20,40 +20,10 @@ from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 
 from restorekit.registry import HOOKS
+from restorekit.utils.fileio import replace_atomically, write_text_atomically
 
 TMP_SUFFIX = '.tmp'
 _STEP_PATTERN = re.compile(r'(?:iter|epoch)_(\d+)\.pth$')
-
-
-def _fsync_file(path: str) -> None:
-    with open(path, 'rb') as file:
-        os.fsync(file.fileno())
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # some file systems (and Windows) cannot open folders
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def replace_atomically(tmp_path: str, path: str) -> None:
-    """Flush ``tmp_path`` to disk and rename it to ``path`` in one atomic step."""
-    _fsync_file(tmp_path)
-    os.replace(tmp_path, path)
-    _fsync_dir(osp.dirname(osp.abspath(path)))
-
-
-def write_text_atomically(text: str, path: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, ``fsync`` and ``os.replace``."""
-    tmp_path = f'{path}{TMP_SUFFIX}'
-    with open(tmp_path, 'w') as file:
-        file.write(text)
-    replace_atomically(tmp_path, path)
 
 
 def is_complete_checkpoint(path: str) -> bool:

@@ -3,18 +3,10 @@ import os
 import os.path as osp
 from typing import Optional, Sequence
 
-import numpy as np
 from mmengine.hooks import Hook
-from PIL import Image
 
+from restorekit.apis.image_io import write_png
 from restorekit.registry import HOOKS
-
-
-def write_png_atomically(array: np.ndarray, path: str) -> None:
-    """Write a uint8 (H, W) or (H, W, 3) array as PNG through a temporary file and a rename."""
-    tmp_path = f'{path}.tmp-{os.getpid()}.png'
-    Image.fromarray(array).save(tmp_path)
-    os.replace(tmp_path, path)
 
 
 @HOOKS.register_module()
@@ -41,4 +33,4 @@ class SavePredictionsHook(Hook):
             if img_path and osp.abspath(out_path) == osp.abspath(img_path):
                 raise ValueError(f'refusing to overwrite the input {img_path}: choose another --out')
             image = sample.pred_img.detach().cpu().numpy().transpose(1, 2, 0)
-            write_png_atomically(np.ascontiguousarray(image), out_path)
+            write_png(out_path, image)

@@ -7,9 +7,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper, OptimWrapperDict
 
 from restorekit.registry import OPTIM_WRAPPER_CONSTRUCTORS
-
-#: The networks a GAN-trained Restorer has one optimizer wrapper for; the same names everywhere.
-NETWORKS = ('generator', 'discriminator')
+from restorekit.utils.networks import NETWORKS
 
 
 def _is_trainable(module: nn.Module) -> bool:

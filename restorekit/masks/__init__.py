@@ -14,6 +14,7 @@ _MODULE_OF = {
     'BoxMask': 'restorekit.masks.box',
     'LargeMask': 'restorekit.masks.large',
     'MixedMask': 'restorekit.masks.mixed',
+    'MATMask': 'restorekit.masks.mat',
 }
 
 __all__ = list(_MODULE_OF)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from restorekit.apis.image_io import (atomic_write, read_gray, read_mask, scale_16bit_to_8bit,
-                                      write_png)
+from restorekit.apis.image_io import read_gray, read_mask, scale_16bit_to_8bit, write_png
 from restorekit.datasets.transforms.color import rgb_to_gray
+from restorekit.utils.fileio import atomic_write
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (9, 13, 3), dtype=np.uint8)  # odd, non-square

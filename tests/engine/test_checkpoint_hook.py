@@ -1,8 +1,8 @@
 """newest_complete_checkpoint: resume never picks a truncated or missing checkpoint."""
 import torch
 
-from restorekit.engine.checkpoint_hook import (is_complete_checkpoint, newest_complete_checkpoint,
-                                               write_text_atomically)
+from restorekit.engine.checkpoint_hook import is_complete_checkpoint, newest_complete_checkpoint
+from restorekit.utils.fileio import write_text_atomically
 
 
 def _save(path, value):

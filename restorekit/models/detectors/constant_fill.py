@@ -24,6 +24,7 @@ import torch
 import torch.nn as nn
 
 from restorekit.registry import MASK_DETECTORS
+from restorekit.utils.value_range import unit_range_to_uint8
 
 _NEIGHBOURHOOD = np.ones((3, 3), dtype=np.uint8)
 
@@ -231,8 +232,7 @@ class ConstantFillDetector(nn.Module):
     @staticmethod
     def to_uint8(image: torch.Tensor) -> np.ndarray:
         """uint8 (N, H, W) numpy grey images of a (N, 1, H, W) batch in [-1, 1]."""
-        pixels = ((image.detach().float() + 1.0) * 127.5).round().clamp(0, 255)
-        return pixels[:, 0].to(torch.uint8).cpu().numpy()
+        return unit_range_to_uint8(image)[:, 0].cpu().numpy()
 
     def detect(self, image: torch.Tensor) -> ConstantFillResult:
         """Apply the rule to every image, and the fallback where the rule is unsure."""

@@ -4,7 +4,7 @@ from typing import Optional, Sequence
 import torch
 
 from restorekit.registry import MASK_DETECTORS
-from ..inpainters.smp_unet import SmpUNet
+from ..backbones.smp_unet import SmpUNet
 
 #: SmpUNet arguments a detector fixes: grey in, one logit map out, nothing added to it.
 _FIXED = ('in_channels', 'out_channels', 'use_mask', 'residual', 'activation')

@@ -25,12 +25,7 @@ import torch.nn as nn
 
 from restorekit.models.layers.zero_init import zero_init_last_conv
 from restorekit.registry import INPAINTERS
-
-
-def to_uint8(image: torch.Tensor) -> np.ndarray:
-    """(H, W) in [-1, 1] -> uint8 (H, W), rounded as the data preprocessor's inverse rounds."""
-    return ((image.detach().float().cpu() + 1.0) * 127.5).round().clamp(0, 255).to(
-        torch.uint8).numpy()
+from restorekit.utils.value_range import uint8_to_unit_range, unit_range_to_uint8
 
 
 def _opencv(flag_name: str) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:
@@ -103,14 +98,14 @@ def classical_inpaint(image: torch.Tensor, mask: torch.Tensor,
         names = (with_biharmonic if max_biharmonic_pixels is None
                  or hole_pixels <= max_biharmonic_pixels else without_biharmonic)
         for channel in range(image.shape[1]):
-            grey = to_uint8(image[index, channel])
+            grey = unit_range_to_uint8(image[index, channel]).cpu().numpy()
             if not hole_pixels:
                 filled[index, channel] = grey
                 continue
             filled[index, channel] = np.mean(
                 [CLASSICAL_INPAINTERS[name](grey, hole, radius) for name in names], axis=0)
     prior = torch.from_numpy(filled).to(device=image.device, dtype=torch.float32)
-    return (prior / 127.5 - 1.0).to(image.dtype)
+    return uint8_to_unit_range(prior).to(image.dtype)
 
 
 def telea_inpaint(image: torch.Tensor, mask: torch.Tensor, radius: int = 3) -> torch.Tensor:

@@ -14,6 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from restorekit.registry import LOSSES
+from restorekit.utils.state_dict import read_state_dict, strip_prefix
 from .pixel import MaskWeightedPixelLoss
 from .utils import check_loss_inputs, mask_weighted_mean
 
@@ -29,24 +30,20 @@ def _normalised_key(key: str) -> str:
 
 
 def _read_state_dict(weights_path: Union[str, Path]) -> Dict[str, torch.Tensor]:
-    """The tensors of a local weights file (``torch.load(weights_only=True)``), unwrapped from a
-    ``'state_dict'`` or ``'model'`` entry if nested."""
+    """The tensors of a local weights file (read by the safe loader,
+    :func:`~restorekit.utils.state_dict.read_state_dict`), unwrapped from a ``'state_dict'`` or
+    ``'model'`` entry if nested, without a DDP ``module.`` prefix."""
     path = Path(weights_path)
     if not path.is_file():
         raise FileNotFoundError(
             f'PerceptualLoss: weights_path {str(path)!r} does not exist. Give the path of a local '
             'state dict of the backbone (restorekit never downloads weights).')
-    state = torch.load(path, map_location='cpu', weights_only=True)
-    for key in ('state_dict', 'model'):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+    state = read_state_dict(path, 'PerceptualLoss: weights_path',
+                            nested_keys=('state_dict', 'model'))
+    if not all(torch.is_tensor(value) for value in state.values()):
         raise ValueError(f'PerceptualLoss: {str(path)!r} is not a state dict (a dict of tensors, '
                          'optionally under "state_dict" or "model").')
-    return {
-        key[len('module.'):] if key.startswith('module.') else key: value
-        for key, value in state.items()
-    }
+    return strip_prefix(state, 'module.')
 
 
 def load_backbone_weights(backbone: nn.Module,
@@ -115,7 +112,7 @@ class PerceptualLoss(MaskWeightedPixelLoss):
             relu2_2 - relu4_3. For other backbones index ``i`` is the ``i``-th stage
             (``feature_info``).
         layer_weights: One weight per layer; all 1 by default.
-        weights_path: Local state dict of the backbone (``torch.load(weights_only=True)``).
+        weights_path: Local state dict of the backbone (read by the safe loader).
         allow_random_weights: Accept running without ``weights_path``.
         criterion: ``'l1'`` or ``'mse'``.
         **kwargs: ``loss_weight``, ``hole_weight``, ``valid_weight``, ``name`` as in

@@ -15,6 +15,7 @@ import torch.nn as nn
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 
 from restorekit.registry import DISCRIMINATORS, LOSSES, MODELS
+from restorekit.utils.networks import NETWORKS
 from .restorer import Restorer
 from .stage_init import (STAGE_MODULES, ModuleConfig, build_module, check_stage_init,
                          load_stage_init, unwrap)
@@ -22,8 +23,6 @@ from .stage_init import (STAGE_MODULES, ModuleConfig, build_module, check_stage_
 #: The stage the discriminator judges -> (its output in ``train_forward``, its real target).
 #: The inpainter is judged on its composite, as DeepFill's discriminator is.
 ADVERSARIAL_STAGES = {'colorizer': ('rgb', 'gt_img'), 'inpainter': ('composite', 'gt_gray')}
-#: The networks of GAN training, the keys of its ``OptimWrapperDict``.
-NETWORKS = ('generator', 'discriminator')
 
 
 @MODELS.register_module()

@@ -13,9 +13,10 @@ from mmengine.optim import OptimWrapper, OptimWrapperDict
 
 from restorekit.registry import COLORIZERS, INPAINTERS, MASK_DETECTORS, MODELS
 from restorekit.structures import RestorationDataSample
+from restorekit.utils.padding import pad_bottom_right
+from restorekit.utils.value_range import unit_range_to_uint8
 from ..outputs import MultiStageInpainter, run_stages
 from ..step_seeded import StepSeededStage
-from .data_preprocessor import pad_bottom_right
 from .freezing import check_frozen_stages, keep_frozen_in_eval, set_frozen_stages
 from .stage_init import (STAGE_TARGETS, ModuleConfig, build_losses, build_module, check_stage_init,
                          load_stage_init, unwrap)
@@ -280,10 +281,9 @@ class Restorer(BaseModel):
     def _fill_rule_mask(self, image: torch.Tensor, shape: Tuple[int, int]) -> torch.Tensor:
         """The rule's float {0, 1} mask (1, Hp, Wp) of one padded image, found in its unpadded
         ``shape`` part and padded with 0 (known)."""
-        from restorekit.models.detectors.constant_fill import (ConstantFillDetector,
-                                                               detect_constant_fill)
+        from restorekit.models.detectors.constant_fill import detect_constant_fill
         height, width = shape
-        grey = ConstantFillDetector.to_uint8(image[None, :, :height, :width])[0]
+        grey = unit_range_to_uint8(image[0, :height, :width]).cpu().numpy()
         mask = torch.from_numpy(detect_constant_fill(grey, **self.fill_rule_kwargs).mask)
         return pad_bottom_right(
             mask.to(device=image.device, dtype=torch.float32)[None, None], *image.shape[-2:],

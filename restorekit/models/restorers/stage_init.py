@@ -11,8 +11,8 @@ import torch.nn as nn
 from mmengine.model import is_model_wrapper
 from mmengine.registry import Registry
 
-from restorekit.engine.checkpoint import safe_torch_load
 from restorekit.registry import LOSSES
+from restorekit.utils.state_dict import read_state_dict, select_prefix
 from ..losses.utils import default_loss_name
 
 ModuleConfig = Optional[Union[dict, nn.Module]]
@@ -65,8 +65,8 @@ def unique_loss_names(losses: Sequence[nn.Module]) -> List[str]:
 def load_stage_state_dict(path: str, stage: str) -> Dict[str, torch.Tensor]:
     """One stage's state dict from a checkpoint file, for ``Restorer(stage_init=...)``.
 
-    The file is read with ``torch.load(weights_only=True)`` (restorekit's
-    :func:`~restorekit.engine.checkpoint.safe_torch_load`). It may be a restorekit/mmengine
+    The file is read with :func:`~restorekit.utils.state_dict.read_state_dict` (restorekit's
+    safe ``torch.load(weights_only=True)``). It may be a restorekit/mmengine
     checkpoint (the model's state dict under ``'state_dict'``, the stage's keys prefixed
     ``f'{stage}.'``, e.g. ``inpainter.encoder...``) or the stage's own state dict (saved with
     ``torch.save(restorer.inpainter.state_dict(), path)``).
@@ -75,16 +75,9 @@ def load_stage_state_dict(path: str, stage: str) -> Dict[str, torch.Tensor]:
         FileNotFoundError: no file at ``path``.
         ValueError: the file holds a model state dict without ``stage``'s weights, or no dict.
     """
-    checkpoint = safe_torch_load(path, map_location='cpu')
-    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict):
-        raise ValueError(f'Restorer: stage_init.{stage}={path!r} holds a '
-                         f'{type(checkpoint).__name__}, not a state dict.')
+    state = read_state_dict(path, f'Restorer: stage_init.{stage}=')
     prefix = f'{stage}.'
-    stage_state = {
-        key[len(prefix):]: value
-        for key, value in state.items() if key.startswith(prefix)
-    }
+    stage_state = select_prefix(state, prefix)
     if stage_state:
         return stage_state
     model_prefixes = sorted({key.split('.', 1)[0]

@@ -4,7 +4,7 @@ import torch
 from mmengine.optim import OptimWrapper
 
 from restorekit.models.detectors.unet_detector import UNetDetector
-from restorekit.models.inpainters.smp_unet import SmpUNet
+from restorekit.models.backbones.smp_unet import SmpUNet
 from restorekit.registry import COLORIZERS, INPAINTERS, MASK_DETECTORS, MODELS
 from restorekit.structures import RestorationDataSample
 

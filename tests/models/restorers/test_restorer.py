@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 from mmengine.optim import OptimWrapper
 
-from restorekit.models.inpainters.smp_unet import SmpUNet
+from restorekit.models.backbones.smp_unet import SmpUNet
 from restorekit.models.losses.pixel import L1Loss
 from restorekit.models.restorers.restorer import Restorer
 from restorekit.registry import MODELS

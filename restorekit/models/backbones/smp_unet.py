@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 
 from restorekit.registry import COLORIZERS, INPAINTERS, MASK_DETECTORS
+from restorekit.utils.state_dict import read_state_dict, strip_prefix
 
 _ACTIVATIONS = (None, 'tanh')
 
@@ -94,6 +95,7 @@ def load_encoder_state_dict(encoder: nn.Module, path: str,
     ``layer4`` of a depth-4 ResNet) are skipped, so a full backbone's weights load into a
     shallower encoder.
 
+    The file is read by the safe loader (:func:`~restorekit.utils.state_dict.read_state_dict`).
     Accepts a plain state dict or one under a ``'state_dict'`` key, with or without an
     ``'encoder.'`` prefix on every key. A first-conv weight saved for a different number of input
     channels (an RGB ImageNet encoder for our grey input) is adapted by
@@ -107,14 +109,7 @@ def load_encoder_state_dict(encoder: nn.Module, path: str,
         raise FileNotFoundError(
             f'SmpUNet: encoder_weights file {path!r} does not exist. Pass the path of a local '
             'state dict file saved with torch.save(encoder.state_dict(), path).')
-    state = torch.load(path, map_location='cpu', weights_only=True)
-    if isinstance(state, dict) and isinstance(state.get('state_dict'), dict):
-        state = state['state_dict']
-    if not isinstance(state, dict):
-        raise ValueError(f'SmpUNet: encoder_weights file {path!r} holds a {type(state).__name__}, '
-                         'not a state dict.')
-    if state and all(key.startswith('encoder.') for key in state):
-        state = {key[len('encoder.'):]: value for key, value in state.items()}
+    state = strip_prefix(read_state_dict(path, 'SmpUNet: encoder_weights file'), 'encoder.')
     state = {key: value for key, value in state.items()
              if not any(key.startswith(f'{prefix}.') for prefix in ignore_prefixes)}
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from restorekit.models.inpainters.smp_unet import SmpUNet
+from restorekit.models.backbones.smp_unet import SmpUNet
 from restorekit.registry import COLORIZERS, INPAINTERS, MASK_DETECTORS
 
 # A tiny timm encoder (about 0.3 M parameters) keeps these tests fast; built offline.
@@ -148,7 +148,7 @@ def test_argument_errors():
 
 
 def test_importing_the_module_does_not_import_smp():
-    code = ('import sys, restorekit.models.inpainters.smp_unet; '
+    code = ('import sys, restorekit.models.backbones.smp_unet; '
             "print('segmentation_models_pytorch' in sys.modules, 'timm' in sys.modules)")
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ['False', 'False']
