@@ -75,8 +75,9 @@ def default_config() -> str:
 
 
 def restoring_configs() -> List[str]:
-    """Every ``configs/*.py`` (not ``_base_``) whose model is a ``Restorer``, sorted; configs
-    whose ``stage_init`` files are missing are skipped (and named)."""
+    """Every ``configs/*.py`` (not ``_base_``) whose model is a ``Restorer`` (or an
+    ``AdversarialRestorer``, whose inference is the Restorer's), sorted; configs whose
+    ``stage_init`` files are missing are skipped (and named)."""
     from mmengine.config import Config
 
     found = []
@@ -86,7 +87,7 @@ def restoring_configs() -> List[str]:
         except Exception:  # a config another helper is still writing; reported, not measured
             print(f'skipping {os.path.relpath(path, ROOT)}: it does not load', file=sys.stderr)
             continue
-        if model is None or model.get('type') != 'Restorer':
+        if model is None or model.get('type') not in ('Restorer', 'AdversarialRestorer'):
             continue
         missing = [f for f in (model.get('stage_init') or {}).values() if not os.path.isfile(f)]
         if missing:  # e.g. converted published weights (docs/pretrained.md) not converted here

@@ -32,7 +32,7 @@ detector_weights = 'work_dirs/restorekit_default/iter_200000.pth'
 image_size = 512  # DDColor-L's published input size; the team trained at 512
 
 model = dict(
-    type='Restorer',
+    type='AdversarialRestorer',
     # MAT pads any size itself and DDColor resizes to its input_size: nothing to pad.
     data_preprocessor=dict(type='RestorationDataPreprocessor', pad_size_divisor=1),
     mask_detector=dict(

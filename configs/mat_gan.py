@@ -25,7 +25,7 @@ _base_ = [
 mat_weights = None
 
 model = dict(
-    type='Restorer',
+    type='AdversarialRestorer',
     # pix2pix's 6-level U-Net needs sides that are multiples of 2**6.
     data_preprocessor=dict(type='RestorationDataPreprocessor', pad_size_divisor=64),
     mask_detector=dict(
@@ -53,7 +53,9 @@ model = dict(
     gan_loss=dict(type='GANLoss', gan_type='nonsaturating', loss_weight=1.0),
     r1_penalty=dict(type='R1GradientPenalty', loss_weight=5.0, interval=16),  # gamma 10, lazy
     adversarial_stage='inpainter',
-    conditional_discriminator=False,  # MAT's D sees (mask, image), not the damaged input
+    judged_stages=['stage1'],  # MAT's half-width discriminator judges its coarse stage too
+    disc_takes_mask=True,  # MAT's D sees concat(mask - 0.5, image) ...
+    conditional_discriminator=False,  # ... not the damaged input
     stage_init=dict(inpainter=mat_weights) if mat_weights else dict(),
 )
 

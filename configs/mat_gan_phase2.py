@@ -22,6 +22,8 @@ model = dict(
     gan_loss=dict(type='GANLoss', gan_type='vanilla', loss_weight=1.0),
     r1_penalty=None,
     adversarial_stage='colorizer',
+    judged_stages=[],
+    disc_takes_mask=False,
     conditional_discriminator=True,
 )
 

@@ -32,6 +32,10 @@ BUILD_ARGS['INPAINTERS']['SmpUNet'] = SMALL_NETWORK
 BUILD_ARGS['COLORIZERS']['SmpUNet'] = dict(SMALL_NETWORK, out_channels=3)
 BUILD_ARGS['MASK_DETECTORS']['SmpUNet'] = SMALL_NETWORK
 BUILD_ARGS['MODELS']['Restorer'] = dict(inpainter=dict(type='SmpUNet', **SMALL_NETWORK))
+BUILD_ARGS['MODELS']['AdversarialRestorer'] = dict(
+    colorizer=dict(type='SmpUNet', out_channels=3, **SMALL_NETWORK),
+    discriminator=dict(type='PatchDiscriminator', in_channels=4), gan_loss=dict(type='GANLoss'))
+BUILD_ARGS['HOOKS']['PhaseSwitchHook'] = dict(phases=[dict(begin=0)])
 BUILD_ARGS['INPAINTERS']['PriorResidualInpainter'] = dict(
     inpainter=dict(type='SmpUNet', use_mask=True, **SMALL_NETWORK))
 BUILD_ARGS['COLORIZERS']['LabColorizer'] = dict(

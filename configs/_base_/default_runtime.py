@@ -11,6 +11,8 @@ default_hooks = dict(
         type='AtomicCheckpointHook', interval=1000, by_epoch=False, max_keep_ckpts=3,
         save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Saves the global random states with each checkpoint, so --resume continues the same run.
+    random_state=dict(type='RandomStateHook'),
     # Grids of damaged | mask | inpainted | output | ground truth: the first train_samples of the
     # batch every `interval` iterations, the first val_samples of every validation
     # (docs/visualization.md). interval=0 / val_samples=0 turn either off.

@@ -8,10 +8,13 @@
     rgb = inferencer('damaged.png')                      # uint8 (H, W, 3)
     results = inferencer.restore(['a.png', 'b.jpg'])     # RestorationResult per image
 
-The inferencer builds the config's model (training-only parts left out), loads the checkpoint with
-:func:`~restorekit.engine.checkpoint.safe_torch_load` and runs the Restorer's own stages: its data
-preprocessor pads and normalises, :meth:`Restorer.inpaint` fills the damage and puts the known
-pixels back, :meth:`Restorer.colorize` colours the result. The design follows mmagic's
+The inferencer builds the config's plain pipeline (a ``Restorer``, training-only parts left out),
+loads the checkpoint with :func:`~restorekit.engine.checkpoint.safe_torch_load` and is
+pre-processing, the Restorer's one inference method, tiling and post-processing: images are read
+and converted to grey, the model's data preprocessor pads and normalises them,
+:meth:`Restorer.restore` finds the damage (with the one mask rule, the same as ``tools/test.py``)
+and restores it, large images go tile by tile (:mod:`restorekit.apis.tiling`), and the outputs
+are cropped back to uint8 images. The design follows mmagic's
 ``mmagic/apis/inferencers`` (one object that owns the model and takes images in any form).
 
 Three speed switches change how the stage networks run, not what they compute (up to rounding):
@@ -30,18 +33,14 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 from mmengine.logging import print_log
 
-from restorekit.engine.checkpoint import safe_torch_load
+from restorekit.utils.state_dict import read_state_dict, strip_prefix
+from restorekit.utils.value_range import unit_range_to_uint8
 from .image_io import ImageLike, read_gray, read_mask
 from .tiling import Tile, batched, check_tile_options, run_tiled
 
-#: Config keys of the Restorer that only training needs; the inferencer leaves them out.
-TRAINING_ONLY_KEYS = ('discriminator', 'gan_loss', 'r1_penalty', 'detector_losses',
-                      'inpainter_losses', 'colorizer_losses', 'frozen_stages')
-#: The Restorer's submodules that restore (the others only train).
-INFERENCE_MODULES = ('data_preprocessor', 'mask_detector', 'inpainter', 'colorizer')
 OUTPUT_TYPES = ('numpy', 'pil')
 #: ``amp`` values: the autocast dtype of each.
 AMP_DTYPES = {'bf16': torch.bfloat16}
@@ -70,14 +69,14 @@ class RestorationResult:
 
 
 def _inference_model_config(model_cfg: dict, with_checkpoint: bool) -> dict:
-    """The model config without training-only parts.
+    """The model config of the plain pipeline (see :func:`inference_config`).
 
     With a checkpoint, every weight comes from it: ``stage_init`` and local ``encoder_weights``
     files (which need not exist where the model is deployed) are dropped too.
     """
-    model_cfg = model_cfg.to_dict() if isinstance(model_cfg, ConfigDict) else dict(model_cfg)
-    for key in TRAINING_ONLY_KEYS:
-        model_cfg.pop(key, None)
+    from restorekit.models.restorers.restorer import inference_config
+
+    model_cfg = inference_config(model_cfg)
     if with_checkpoint:
         model_cfg.pop('stage_init', None)
         model_cfg = _without_encoder_weights(model_cfg)
@@ -108,13 +107,7 @@ def load_inference_weights(model: torch.nn.Module, checkpoint: str) -> List[str]
         ValueError: the file holds no state dict, or its weights do not fit the model (missing or
             unexpected keys, wrong shapes), with the keys named.
     """
-    loaded = safe_torch_load(checkpoint, map_location='cpu')
-    state = loaded.get('state_dict', loaded) if isinstance(loaded, dict) else None
-    if not isinstance(state, dict) or not all(isinstance(key, str) for key in state):
-        raise ValueError(f'checkpoint {checkpoint} holds a {type(loaded).__name__}, not a state '
-                         f"dict nor an mmengine checkpoint with a 'state_dict'")
-    if state and all(key.startswith('module.') for key in state):
-        state = {key[len('module.'):]: value for key, value in state.items()}
+    state = strip_prefix(read_state_dict(checkpoint, 'checkpoint'), 'module.')
     own_prefixes = {key.split('.', 1)[0] for key in model.state_dict()}
     kept = {key: value for key, value in state.items() if key.split('.', 1)[0] in own_prefixes}
     checkpoint_prefixes = {key.split('.', 1)[0] for key in state}
@@ -163,11 +156,11 @@ class RestorationInferencer:
             colorizer'`` or ``dict(transforms=..., stages=..., seed=...)``; the stages' outputs
             are averaged over the transforms (default stage: the inpainter).
 
-    Masks: a given mask is used as it is (the model's detector is not run for that image). Without
-    one, the model's ``mask_detector`` finds the damage, as in :meth:`Restorer.predict`; a model
-    without a detector gets the mask of the constant-grey-fill rule
-    (:func:`~restorekit.models.detectors.constant_fill.detect_constant_fill`), which is what the
-    DACON damage is.
+    Masks follow :meth:`Restorer.damage_mask`: a given mask is used as it is (the model's detector
+    is not run for that image); without one, the model's ``mask_detector`` finds the damage, as in
+    :meth:`Restorer.predict`; a model without a detector gets the mask of the constant-grey-fill
+    rule (:func:`~restorekit.models.detectors.constant_fill.detect_constant_fill`), which is what
+    the DACON damage is.
     """
 
     def __init__(self,
@@ -235,7 +228,6 @@ class RestorationInferencer:
             self.model.to(memory_format=torch.channels_last)
         if self.compile:
             self._compile_stage_networks()
-        self._fill_rule = None
 
     # --- public API -------------------------------------------------------------------------------
     def __call__(self,
@@ -295,17 +287,8 @@ class RestorationInferencer:
 
     # --- speed switches ---------------------------------------------------------------------------
     def stage_networks(self) -> Dict[str, torch.nn.Module]:
-        """The networks that restore, by stage: ``detector`` (of a ``ConstantFillDetector``, its
-        learned fallback: the rule itself is numpy), ``inpainter``, ``colorizer``; absent stages
-        are left out."""
-        from restorekit.models.detectors.constant_fill import ConstantFillDetector
-
-        detector = self.model.mask_detector
-        if isinstance(detector, ConstantFillDetector):
-            detector = detector.fallback
-        networks = dict(
-            detector=detector, inpainter=self.model.inpainter, colorizer=self.model.colorizer)
-        return {stage: network for stage, network in networks.items() if network is not None}
+        """The networks that restore, by stage (see :meth:`Restorer.stage_networks`)."""
+        return self.model.stage_networks()
 
     def _compile_stage_networks(self) -> None:
         """``torch.compile`` each stage network in place (its state dict keeps its keys)."""
@@ -338,15 +321,6 @@ class RestorationInferencer:
                     'compile=True (the --compile option)') from error
             raise
 
-    def _float32_detection(self):
-        """Autocast off: the damage mask is a threshold of the detector's logits, and bfloat16
-        flips the pixels whose logits are near 0 (measured: ~280 pixels of a 512 x 512 image with
-        a random-weight detector), which turns known pixels into inpainted ones. The detector is
-        a small share of the time (docs/benchmarks.md)."""
-        if not self.amp:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, enabled=False)
-
     # --- helpers ----------------------------------------------------------------------------------
     @staticmethod
     def _mask_list(masks, count: int, is_list: bool) -> list:
@@ -365,18 +339,6 @@ class RestorationInferencer:
     def _needs_tiling(self, shape: Tuple[int, int]) -> bool:
         return self.tile is not None and (shape[0] > self.tile or shape[1] > self.tile)
 
-    @property
-    def fill_rule(self):
-        """The constant-fill rule used when the model has no detector and no mask is given."""
-        if self._fill_rule is None:
-            from restorekit.models.detectors.constant_fill import ConstantFillDetector
-            self._fill_rule = ConstantFillDetector()
-        return self._fill_rule
-
-    def _rule_mask(self, gray: np.ndarray) -> np.ndarray:
-        from restorekit.models.detectors.constant_fill import detect_constant_fill
-        return detect_constant_fill(gray, **self.fill_rule.rule_kwargs).mask
-
     def _preprocess(self, grays: Sequence[np.ndarray]):
         """The model's preprocessed batch: ``(inputs (N, 1, Hp, Wp), data samples)``."""
         from restorekit.structures import RestorationDataSample
@@ -389,56 +351,27 @@ class RestorationInferencer:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         return inputs, data['data_samples']
 
-    def _padded_masks(self, masks: Sequence[np.ndarray], samples) -> torch.Tensor:
-        """Float {0, 1} (N, 1, Hp, Wp) of bool (H, W) masks, padded with 0 like the inputs."""
-        for mask, sample in zip(masks, samples):
-            sample.mask = torch.from_numpy(np.ascontiguousarray(mask)).to(torch.uint8)[None]
-        return self.model.data_preprocessor.stack_targets(samples, keys=('mask', ))['mask']
-
-    def _batch_mask(self, inputs: torch.Tensor, samples, grays: Sequence[np.ndarray],
-                    given: Sequence[Optional[np.ndarray]]) -> torch.Tensor:
-        """The padded damage mask of a batch: given masks, else the detector's or the rule's.
-
-        The detector's mask is kept uncropped (padding included), as :meth:`Restorer.predict` uses
-        it, so an image without a given mask is restored exactly as ``predict`` restores it.
-        """
-        detected = None
-        if self.model.mask_detector is not None and any(mask is None for mask in given):
-            with self._float32_detection():
-                detected = self.model.detected_mask(self.model.mask_detector(inputs))
-        masks = [
-            mask if mask is not None else
-            (np.zeros(gray.shape, bool) if detected is not None else self._rule_mask(gray))
-            for mask, gray in zip(given, grays)
+    @staticmethod
+    def _mask_tensors(masks: Sequence[Optional[np.ndarray]]) -> List[Optional[torch.Tensor]]:
+        """bool (H, W) masks as (1, H, W) tensors, the Restorer's given masks."""
+        return [
+            None if mask is None else torch.from_numpy(np.ascontiguousarray(mask))[None]
+            for mask in masks
         ]
-        padded = self._padded_masks(masks, samples).to(inputs.dtype)
-        if detected is not None:
-            use_detected = torch.tensor([mask is None for mask in given], device=inputs.device)
-            padded = torch.where(use_detected[:, None, None, None], detected, padded)
-        return padded
-
-    def _run_stages(self, inputs: torch.Tensor, mask: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Inpaint (known pixels put back) and colorize: float32 outputs in [-1, 1], padded."""
-        raw, composite = self.model.inpaint(inputs, mask)
-        outputs = dict(rgb=self.model.colorize(composite), mask=mask)
-        if raw is not None:
-            outputs['composite'] = composite
-        # Under bf16 autocast a stage may return bfloat16; the way back to uint8 is float32.
-        return {name: value.float() for name, value in outputs.items()}
 
     def _restore_batch(self, grays: Sequence[np.ndarray],
                        given: Sequence[Optional[np.ndarray]]) -> List[RestorationResult]:
-        """Restore images of one size together."""
+        """Restore images of one size together: preprocess, :meth:`Restorer.restore`, back to
+        uint8 images of the input size."""
         preprocessor = self.model.data_preprocessor
         with self._inference_context():
             inputs, samples = self._preprocess(grays)
-            mask = self._batch_mask(inputs, samples, grays, given)
-            outputs = self._run_stages(inputs, mask)
+            outputs = self.model.restore(inputs, samples, self._mask_tensors(given))
             rgbs = preprocessor.destruct(outputs['rgb'], samples)
             masks = preprocessor.crop(outputs['mask'] > 0.5, samples)
             composites = (
                 preprocessor.destruct(outputs['composite'], samples)
-                if 'composite' in outputs else [None] * len(grays))
+                if 'inpainted' in outputs else [None] * len(grays))
         results = []
         for gray, rgb, mask_, composite in zip(grays, rgbs, masks, composites):
             results.append(
@@ -451,52 +384,45 @@ class RestorationInferencer:
 
     # --- tiles ------------------------------------------------------------------------------------
     def _tiled_mask(self, gray: np.ndarray, given: Optional[np.ndarray]) -> np.ndarray:
-        """The damage mask of a tiled image: given, the rule's on the whole image, or the
-        detector's logits blended over the tiles (a ConstantFillDetector sees the whole image,
-        since its rule measures whole regions)."""
-        from restorekit.models.detectors.constant_fill import ConstantFillDetector
-
+        """The damage mask of a tiled image: given; the learned detector's logits blended over
+        the tiles; else (the constant-fill rule, which measures whole regions) the Restorer's
+        mask of the whole image."""
         if given is not None:
             return given
-        detector = self.model.mask_detector
-        if detector is None:
-            return self._rule_mask(gray)
         with self._inference_context():
-            if isinstance(detector, ConstantFillDetector):
+            if not self.model.detector_works_on_tiles:
                 inputs, samples = self._preprocess([gray])
-                with self._float32_detection():
-                    mask = self.model.detected_mask(detector(inputs))
+                mask = self.model.damage_mask(inputs, samples)['mask']
                 return self.model.data_preprocessor.crop(mask > 0.5, samples)[0][0].cpu().numpy()
 
             def detect(tiles: List[Tile]) -> List[Dict[str, torch.Tensor]]:
                 inputs, samples = self._preprocess([gray[tile.slices] for tile in tiles])
-                with self._float32_detection():
-                    logits = self.model.data_preprocessor.crop(detector(inputs), samples)
+                logits = self.model.data_preprocessor.crop(
+                    self.model.detector_logits(inputs), samples)
                 return [dict(logits=value) for value in logits]
 
             blended = run_tiled(detect, *gray.shape, self.tile, self.tile_overlap, self.batch_size)
         return (blended['logits'][0] > 0).numpy()
 
     def _restore_tiled(self, gray: np.ndarray, given: Optional[np.ndarray]) -> RestorationResult:
-        """Restore one large image tile by tile and blend (see :mod:`restorekit.apis.tiling`)."""
+        """Restore one large image tile by tile and blend (see :mod:`restorekit.apis.tiling`):
+        the mask of the whole image first, then :meth:`Restorer.restore` of each tile with its
+        part of that mask given."""
         mask = self._tiled_mask(gray, given)
 
         def restore(tiles: List[Tile]) -> List[Dict[str, torch.Tensor]]:
             inputs, samples = self._preprocess([gray[tile.slices] for tile in tiles])
-            padded_mask = self._padded_masks([mask[tile.slices] for tile in tiles],
-                                             samples).to(inputs.dtype)
-            outputs = self._run_stages(inputs, padded_mask)
-            outputs.pop('mask')
+            outputs = self.model.restore(inputs, samples,
+                                         self._mask_tensors([mask[tile.slices] for tile in tiles]))
+            names = ['rgb', 'composite'] if 'inpainted' in outputs else ['rgb']
             crops = {
-                name: self.model.data_preprocessor.crop(value, samples)
-                for name, value in outputs.items()
+                name: self.model.data_preprocessor.crop(outputs[name], samples)
+                for name in names
             }
             return [{name: crops[name][i] for name in crops} for i in range(len(tiles))]
 
         with self._inference_context():
             blended = run_tiled(restore, *gray.shape, self.tile, self.tile_overlap, self.batch_size)
-        from restorekit.models.restorers.data_preprocessor import unit_range_to_uint8
-
         output = unit_range_to_uint8(blended['rgb']).permute(1, 2, 0).numpy()
         inpainted = None
         if 'composite' in blended:

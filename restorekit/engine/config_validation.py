@@ -53,7 +53,8 @@ RUNNER_KEYS = frozenset({
 #: Variables of restorekit's base configs: read by the config files themselves when loaded.
 CONFIG_VARIABLES = frozenset({
     'data_root', 'crop_size', 'num_train_rows', 'train_pipeline', 'val_pipeline', 'test_pipeline',
-    'vis_backends',
+    'vis_backends', 'image_size', 'mat_weights', 'ddcolor_weights', 'vgg_weights',
+    'detector_weights',
 })
 #: Classes (``module.QualName`` of the class that defines ``__init__``) whose ``**kwargs`` are
 #: passed on to the next base class's ``__init__``.
@@ -71,6 +72,7 @@ FORWARDS_KWARGS = frozenset({
     'mmengine.optim.scheduler.lr_scheduler.LRSchedulerMixin',
     'mmengine.optim.scheduler.momentum_scheduler.MomentumSchedulerMixin',
     'mmengine.model.wrappers.distributed.MMDistributedDataParallel',
+    'restorekit.models.restorers.adversarial.AdversarialRestorer',
 })
 #: Classes whose ``**kwargs`` accept nothing a config could give: ``CheckpointHook`` hands them
 #: to ``Runner.save_checkpoint``, whose every argument the hook already sets.

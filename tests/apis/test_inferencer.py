@@ -11,6 +11,7 @@ from restorekit.apis import RestorationInferencer, RestorationResult
 from restorekit.datasets.transforms.color import rgb_to_gray
 from restorekit.engine.checkpoint import UnsafeCheckpointError
 from restorekit.models.detectors.constant_fill import detect_constant_fill
+from restorekit.registry import MODELS
 from restorekit.structures import RestorationDataSample
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -188,6 +189,36 @@ def test_a_checkpoint_restores_its_weights(tiny_config, tmp_path):
     loaded = RestorationInferencer(tiny_config(), str(path), seed=0)
     gray = _random_gray((24, 40))
     np.testing.assert_array_equal(loaded(gray), trained(gray))
+
+
+def test_an_adversarial_config_restores_with_its_plain_pipeline(tiny_config, tmp_path):
+    """An AdversarialRestorer config: the inferencer builds the Restorer of its stages and loads
+    a training checkpoint (discriminator and training counters included) into it."""
+    from restorekit.models.restorers.adversarial import AdversarialRestorer
+    from restorekit.models.restorers.restorer import Restorer, inference_config
+
+    cfg = tiny_config()
+    cfg.model.update(
+        type='AdversarialRestorer', colorizer_losses=[dict(type='L1Loss')],
+        discriminator=dict(type='PatchDiscriminator', in_channels=4, base_channels=4, n_layers=1),
+        gan_loss=dict(type='GANLoss'), r1_penalty=dict(type='R1GradientPenalty'))
+    assert inference_config(cfg.model) == dict(
+        type='Restorer', **{key: cfg.model[key] for key in ('data_preprocessor', 'inpainter',
+                                                            'colorizer')})
+    torch.manual_seed(3)
+    trained = MODELS.build(cfg.model)
+    assert isinstance(trained, AdversarialRestorer)
+    trained.disc_step_count = 5
+    path = tmp_path / 'gan.pth'
+    torch.save({'state_dict': trained.state_dict(), 'meta': {}}, path)
+    loaded = RestorationInferencer(cfg, str(path))
+    assert type(loaded.model) is Restorer
+    gray = _random_gray((24, 40))
+    with torch.no_grad():
+        data = loaded.model.data_preprocessor(
+            dict(inputs=[torch.from_numpy(gray)[None]], data_samples=None))
+        expected = trained.eval().predict(data['inputs'])[0].pred_img.permute(1, 2, 0).numpy()
+    np.testing.assert_array_equal(loaded(gray), expected)
 
 
 def test_the_demo_config_loads_a_checkpoint_and_restores(tmp_path):

@@ -124,7 +124,7 @@ def test_a_restorer_trains_on_the_colour_photos_with_ddcolors_losses_and_critic(
         data_samples=[item['data_samples'] for item in items]))))
     torch.manual_seed(0)
     model = MODELS.build(dict(
-        type='Restorer',
+        type='AdversarialRestorer',
         data_preprocessor=dict(type='RestorationDataPreprocessor', pad_size_divisor=32),
         colorizer=dict(type='LabColorizer', colorizer=dict(
             type='SmpUNet', encoder_name='resnet18', encoder_depth=3, out_channels=2,

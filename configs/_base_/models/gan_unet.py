@@ -3,7 +3,7 @@
 # colorizer stage receives the damaged input); a conditional 70x70 PatchGAN judges (damaged input,
 # RGB) pairs. Generator loss = BCE adversarial + 100 x L1.
 model = dict(
-    type='Restorer',
+    type='AdversarialRestorer',
     data_preprocessor=dict(type='RestorationDataPreprocessor', pad_size_divisor=32),
     colorizer=dict(
         type='SmpUNet',

@@ -7,7 +7,7 @@
 #    601 luma; trained with L1, SSIM, the score's hue-histogram term and a light conditional
 #    PatchGAN (pix2pix).
 model = dict(
-    type='Restorer',
+    type='AdversarialRestorer',
     data_preprocessor=dict(type='RestorationDataPreprocessor', pad_size_divisor=32),
     mask_detector=dict(
         type='ConstantFillDetector',

@@ -39,9 +39,6 @@ class MATDiscriminator(nn.Module):
         mbstd_num_channels: Number of minibatch-std feature channels.
     """
 
-    #: Tells the Restorer to call ``forward(image, mask)`` with the training mask.
-    takes_mask = True
-
     def __init__(self,
                  in_channels: int = 1,
                  resolution: int = 512,
@@ -109,10 +106,11 @@ class MATTwoStageDiscriminator(nn.Module):
     the same losses (non-saturating logistic, R1 on real images) as the main one. Both are
     :class:`MATDiscriminator`\\ s on ``concat(known - 0.5, image)``.
 
-    One module holds both so that a :class:`~restorekit.models.restorers.restorer.Restorer` has
-    one ``discriminator`` (one optimizer, one DDP wrapper) and every forward pass uses every
-    parameter. The Restorer reads the class attributes: ``takes_mask`` (it passes the training
-    mask) and ``judges_stage1`` (it asks the inpainter for its stage-1 output and passes it).
+    One module holds both so that an
+    :class:`~restorekit.models.restorers.adversarial.AdversarialRestorer` has one
+    ``discriminator`` (one optimizer, one DDP wrapper) and every forward pass uses every
+    parameter. The AdversarialRestorer calls it as ``D(image, mask, stage1_image)`` when its
+    config says so: ``disc_takes_mask=True, judged_stages=['stage1']``.
 
     Args:
         in_channels: Image channels of both judged images.
@@ -124,9 +122,6 @@ class MATTwoStageDiscriminator(nn.Module):
         mbstd_group_size: Minibatch-std group size of both.
         mbstd_num_channels: Minibatch-std channels of both.
     """
-
-    takes_mask = True
-    judges_stage1 = True
 
     def __init__(self,
                  in_channels: int = 1,

@@ -2,12 +2,13 @@
 ICCV 2019, "DeepFill v2"), after the reference code ``JiahuiYu/generative_inpainting``
 (``inpaint_model.py``, ``inpaint_ops.py``), without contextual attention."""
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from restorekit.models.outputs import MultiStageInpainter, StageOutput
 from restorekit.registry import INPAINTERS
 
 _DILATIONS = (2, 4, 8, 16)
@@ -100,7 +101,7 @@ class GatedEncoderDecoder(nn.Module):
 
 
 @INPAINTERS.register_module()
-class GatedConvInpainter(nn.Module):
+class GatedConvInpainter(MultiStageInpainter):
     """DeepFill v2 generator (Yu et al., ICCV 2019): gated convolutions, coarse-to-fine.
 
     The input is ``concat(image * (1 - mask), mask)`` (mask 1 = damaged): the hole is blanked, so
@@ -117,7 +118,9 @@ class GatedConvInpainter(nn.Module):
     both stages, 0.7 M without refinement) keeps CPU training practical.
 
     ``forward`` returns the final (refined, or coarse) prediction; :meth:`forward_stages` returns
-    both, for a trainer that puts a loss on the coarse output too, as DeepFill does.
+    it with the coarse prediction as the intermediate stage ``'coarse'`` (when there is a
+    refinement stage), so the Restorer can put a loss on it (``inpainter_stage_losses``) and a
+    discriminator can judge it (``judged_stages``), as DeepFill does.
 
     Args:
         in_channels: Channels of ``image`` and of the output (1: grey).
@@ -133,6 +136,8 @@ class GatedConvInpainter(nn.Module):
         self.in_channels = int(in_channels)
         self.base_channels = int(base_channels)
         self.refine = bool(refine)
+        #: The intermediate output: the coarse prediction, when a refinement stage follows it.
+        self.stage_names = ('coarse', ) if self.refine else ()
         self.coarse = GatedEncoderDecoder(self.in_channels + 1, self.in_channels,
                                           self.base_channels)
         self.refinement = (
@@ -150,21 +155,15 @@ class GatedConvInpainter(nn.Module):
             raise ValueError(f'GatedConvInpainter: mask must be (N, 1, H, W) = '
                              f'{(image.shape[0], 1, *image.shape[2:])}, got {tuple(mask.shape)}.')
 
-    def forward_stages(self, image: torch.Tensor,
-                       mask: Optional[torch.Tensor]) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """``(coarse, refined)`` predictions of the whole image; ``refined`` is ``None`` when
-        ``refine=False``. ``image`` (N, C, H, W) in [-1, 1], ``mask`` (N, 1, H, W), 1 = damaged."""
+    def forward_stages(self, image: torch.Tensor, mask: Optional[torch.Tensor]) -> StageOutput:
+        """The final prediction of the whole image and, with refinement, the coarse one as stage
+        ``'coarse'``. ``image`` (N, C, H, W) in [-1, 1], ``mask`` (N, 1, H, W), 1 = damaged."""
         self._check_input(image, mask)
         mask = mask.to(image.dtype)
         known = image * (1.0 - mask)
         coarse = self.coarse(torch.cat([known, mask], dim=1))
         if self.refinement is None:
-            return coarse, None
+            return StageOutput(coarse)
         pasted = coarse * mask + known
         refined = self.refinement(torch.cat([pasted, mask], dim=1))
-        return coarse, refined
-
-    def forward(self, image: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """The inpainted image (N, C, H, W) in (-1, 1); mask 1 = damaged (required)."""
-        coarse, refined = self.forward_stages(image, mask)
-        return coarse if refined is None else refined
+        return StageOutput(refined, {'coarse': coarse})

@@ -30,6 +30,8 @@ from restorekit.models.layers.stylegan import (EqualConv2d, EqualLinear, Mapping
                                                random_normal, resolution_levels, stylegan_channels,
                                                upsample2x)
 from restorekit.models.layers.window_attention import MaskAwareTransformerLayer
+from restorekit.models.outputs import MultiStageInpainter, StageOutput
+from restorekit.models.step_seeded import StepSeededStage
 from restorekit.registry import INPAINTERS
 
 #: Seed of the generator used when ``forward`` gets ``generator=None`` in eval mode.
@@ -266,7 +268,7 @@ class MATRefinementStage(nn.Module):
 
 
 @INPAINTERS.register_module()
-class MAT(nn.Module):
+class MAT(MultiStageInpainter, StepSeededStage):
     """Mask-Aware Transformer inpainter (Li et al., CVPR 2022), any input size, seeded noise.
 
     ``forward(image, mask)`` follows restorekit's inpainter interface: ``image`` (N, C, H, W) in
@@ -404,12 +406,26 @@ class MAT(nn.Module):
             seed = self.eval_seed
         return torch.Generator().manual_seed(seed)
 
-    def forward(
-            self,
-            image: torch.Tensor,
-            mask: Optional[torch.Tensor] = None,
-            generator: Optional[torch.Generator] = None,
-            return_stage1: bool = False) -> Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]:
+    stage_names = ('stage1', )
+
+    def set_train_step(self, step: int) -> None:
+        """Number the next training call ``step`` (its seed is ``train_seed + step``)."""
+        self._train_calls = int(step)
+
+    def forward(self,
+                image: torch.Tensor,
+                mask: Optional[torch.Tensor] = None,
+                generator: Optional[torch.Generator] = None,
+                return_stages: bool = False) -> Union[torch.Tensor, StageOutput]:
+        """Inpaint ``image`` where ``mask`` is 1: the final output, or with ``return_stages``
+        the :class:`StageOutput` of :meth:`forward_stages`."""
+        output = self.forward_stages(image, mask, generator)
+        return output if return_stages else output.final
+
+    def forward_stages(self,
+                       image: torch.Tensor,
+                       mask: Optional[torch.Tensor] = None,
+                       generator: Optional[torch.Generator] = None) -> StageOutput:
         """Inpaint ``image`` where ``mask`` is 1.
 
         Args:
@@ -418,11 +434,11 @@ class MAT(nn.Module):
             generator: Source of every random draw (latent z, Bernoulli maps, noise maps). None:
                 in eval mode a generator seeded with ``eval_seed`` (deterministic output); in
                 training ``train_seed`` plus a call counter.
-            return_stage1: Also return the coarse stage's composited output.
 
         Returns:
-            The composited output (N, C, H, W) (clamped to [-1, 1] in eval mode; unclamped in
-            training, as in StyleGAN2), or ``(output, stage1_output)``.
+            ``StageOutput(final, {'stage1': coarse})``: the composited output (N, C, H, W) and
+            the coarse stage's composited output (clamped to [-1, 1] in eval mode; unclamped in
+            training, as in StyleGAN2).
         """
         self._check_inputs(image, mask)
         generator = self.resolve_generator(generator)
@@ -445,7 +461,7 @@ class MAT(nn.Module):
         if not self.training:
             output = output.clamp(-1.0, 1.0)
             coarse = coarse.clamp(-1.0, 1.0)
-        return (output, coarse) if return_stage1 else output
+        return StageOutput(output, {'stage1': coarse})
 
     def _check_inputs(self, image: torch.Tensor, mask: Optional[torch.Tensor]) -> None:
         if mask is None:

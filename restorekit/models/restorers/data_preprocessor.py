@@ -2,47 +2,15 @@
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseDataPreprocessor
 
 from restorekit.registry import MODELS
 from restorekit.structures import RestorationDataSample
+from restorekit.utils.padding import pad_bottom_right
+from restorekit.utils.value_range import uint8_to_unit_range, unit_range_to_uint8
 
 #: Target fields of a data sample, the channels each must have, and whether it is a mask.
 _TARGET_FIELDS = {'gt_img': (3, False), 'gt_gray': (1, False), 'mask': (1, True)}
-
-
-def uint8_to_unit_range(image: torch.Tensor) -> torch.Tensor:
-    """Map uint8 ``[0, 255]`` to float ``[-1, 1]`` (``x / 127.5 - 1``)."""
-    return image.float() / 127.5 - 1.0
-
-
-def unit_range_to_uint8(image: torch.Tensor) -> torch.Tensor:
-    """Map float ``[-1, 1]`` back to uint8 ``[0, 255]`` (round, clamp); inverse of the above."""
-    return ((image.detach().float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
-
-
-def pad_bottom_right(image: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
-    """Pad a float (N, C, h, w) tensor at the bottom and right to (N, C, height, width).
-
-    ``mode='reflect'`` mirrors the image, falling back to ``'replicate'`` where the image is too
-    small to mirror (a reflect pad must be shorter than the side it mirrors); ``mode='zeros'``
-    pads with 0 (masks: padding is known, undamaged).
-    """
-    pad_h, pad_w = height - image.shape[-2], width - image.shape[-1]
-    if pad_h < 0 or pad_w < 0:
-        raise ValueError(f'cannot pad an image of size {tuple(image.shape[-2:])} to the smaller '
-                         f'size {(height, width)}.')
-    if pad_h == 0 and pad_w == 0:
-        return image
-    padding = (0, pad_w, 0, pad_h)
-    if mode == 'zeros':
-        return F.pad(image, padding, mode='constant', value=0.0)
-    if mode != 'reflect':
-        raise ValueError(f"pad mode must be 'reflect' or 'zeros', got {mode!r}.")
-    if pad_h < image.shape[-2] and pad_w < image.shape[-1]:
-        return F.pad(image, padding, mode='reflect')
-    return F.pad(image, padding, mode='replicate')
 
 
 @MODELS.register_module()

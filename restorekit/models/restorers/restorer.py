@@ -1,108 +1,43 @@
 """The composable restoration pipeline: mask detector -> inpainter -> colorizer.
 
-Trained with one optimizer wrapper (mmengine's default ``train_step``), or adversarially with a
-discriminator and an ``OptimWrapperDict`` keyed ``generator`` and ``discriminator``.
+This module holds the pipeline only: its stages, their losses and the one inference method,
+:meth:`Restorer.restore`, with the one rule for the damage mask. Building and loading stages is in
+:mod:`.stage_init`, freezing in :mod:`.freezing`, adversarial training in :mod:`.adversarial`.
 """
-import os.path as osp
-from contextlib import ExitStack, contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModel, is_model_wrapper
+from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper, OptimWrapperDict
-from mmengine.registry import Registry
 
-from restorekit.engine.checkpoint import safe_torch_load
-from restorekit.registry import (COLORIZERS, DISCRIMINATORS, INPAINTERS, LOSSES, MASK_DETECTORS,
-                                 MODELS)
+from restorekit.registry import COLORIZERS, INPAINTERS, MASK_DETECTORS, MODELS
 from restorekit.structures import RestorationDataSample
-from ..losses.utils import default_loss_name
+from restorekit.utils.padding import pad_bottom_right
+from restorekit.utils.value_range import unit_range_to_uint8
+from ..outputs import MultiStageInpainter, run_stages
+from ..step_seeded import StepSeededStage
+from .freezing import check_frozen_stages, keep_frozen_in_eval, set_frozen_stages
+from .stage_init import (STAGE_TARGETS, ModuleConfig, build_losses, build_module, check_stage_init,
+                         load_stage_init, unwrap)
 
-ModuleConfig = Optional[Union[dict, nn.Module]]
 _MODES = ('tensor', 'loss', 'predict')
 _MASK_SOURCES = ('gt', 'detected')
-#: The target each stage's losses compare against (besides the ground-truth mask).
-_STAGE_TARGETS = {'detector': 'mask', 'inpainter': 'gt_gray', 'colorizer': 'gt_img'}
-#: The generator stages: module attribute -> name of its losses (``{name}_losses``).
-_STAGE_MODULES = {'mask_detector': 'detector', 'inpainter': 'inpainter', 'colorizer': 'colorizer'}
-#: The stage the discriminator judges -> (its output in ``train_forward``, its real target).
-#: The inpainter is judged on its composite, as DeepFill's discriminator is.
-_ADVERSARIAL_STAGES = {'colorizer': ('rgb', 'gt_img'), 'inpainter': ('composite', 'gt_gray')}
-#: The networks of GAN training, the keys of its ``OptimWrapperDict``.
-_NETWORKS = ('generator', 'discriminator')
+#: What evaluation (``predict``) uses for images with neither a given mask nor a detector.
+EVAL_MASKS = ('gt', 'fill_rule')
+#: Keys of the training counters in the state dict (``{prefix}_train_state.{name}``).
+TRAIN_STATE_PREFIX = '_train_state.'
+#: The Restorer arguments inference needs; the others (losses, discriminator, freezing) train.
+INFERENCE_KEYS = ('data_preprocessor', 'mask_detector', 'inpainter', 'colorizer', 'eval_mask',
+                  'fill_rule', 'stage_init', 'init_cfg')
 
 
-def _build_module(config: ModuleConfig, registry: Registry, role: str) -> Optional[nn.Module]:
-    """Build a stage from a config dict, or take an already built module; ``None`` stays."""
-    if config is None or isinstance(config, nn.Module):
-        return config
-    if isinstance(config, dict):
-        return registry.build(config)
-    raise TypeError(f'Restorer: {role} must be a config dict, an nn.Module or None, got '
-                    f'{type(config).__name__}.')
-
-
-def _unwrap(module: nn.Module) -> nn.Module:
-    """The module inside a model wrapper (DDP), or the module itself."""
-    return module.module if is_model_wrapper(module) else module
-
-
-def load_stage_state_dict(path: str, stage: str) -> Dict[str, torch.Tensor]:
-    """One stage's state dict from a checkpoint file, for ``Restorer(stage_init=...)``.
-
-    The file is read with ``torch.load(weights_only=True)`` (restorekit's
-    :func:`~restorekit.engine.checkpoint.safe_torch_load`). It may be a restorekit/mmengine
-    checkpoint (the model's state dict under ``'state_dict'``, the stage's keys prefixed
-    ``f'{stage}.'``, e.g. ``inpainter.encoder...``) or the stage's own state dict (saved with
-    ``torch.save(restorer.inpainter.state_dict(), path)``).
-
-    Raises:
-        FileNotFoundError: no file at ``path`` (the message names it and docs/pretrained.md).
-        ValueError: the file holds a model state dict without ``stage``'s weights, or no dict.
-    """
-    if not osp.isfile(osp.expanduser(path)):
-        raise FileNotFoundError(f'Restorer: stage_init.{stage}={path!r} does not exist; give a '
-                                f'checkpoint of an earlier phase or converted published weights '
-                                f'(tools/convert_checkpoint.py, see docs/pretrained.md).')
-    checkpoint = safe_torch_load(path, map_location='cpu')
-    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict):
-        raise ValueError(f'Restorer: stage_init.{stage}={path!r} holds a '
-                         f'{type(checkpoint).__name__}, not a state dict.')
-    prefix = f'{stage}.'
-    stage_state = {
-        key[len(prefix):]: value
-        for key, value in state.items() if key.startswith(prefix)
-    }
-    if stage_state:
-        return stage_state
-    model_prefixes = sorted({key.split('.', 1)[0]
-                             for key in state} & {*_STAGE_MODULES, 'discriminator'})
-    if model_prefixes:
-        raise ValueError(f'Restorer: stage_init.{stage}={path!r} is a model checkpoint without '
-                         f'`{prefix}` weights; it holds {model_prefixes}.')
-    return state
-
-
-def _build_losses(configs: Optional[Sequence[Union[dict, nn.Module]]],
-                  stage: str) -> Tuple[nn.ModuleList, List[str]]:
-    """Build one stage's losses and their unique names (``l1``, ``l1_2``... on duplicates)."""
-    if configs is None:
-        configs = []
-    if isinstance(configs, (dict, nn.Module)):
-        raise TypeError(f'Restorer: {stage}_losses must be a list of loss configs, got a single '
-                        f'{type(configs).__name__}; wrap it in a list.')
-    losses = nn.ModuleList(_build_module(config, LOSSES, f'{stage}_losses') for config in configs)
-    names: List[str] = []
-    for loss in losses:
-        base = getattr(loss, 'name', None) or default_loss_name(type(loss))
-        name, count = base, 1
-        while name in names:
-            count += 1
-            name = f'{base}_{count}'
-        names.append(name)
-    return losses, names
+def inference_config(model_cfg: dict) -> dict:
+    """The config of the plain pipeline (``type='Restorer'``) of a Restorer or
+    AdversarialRestorer config: the stages and the mask rule, without what only trains."""
+    model_cfg = model_cfg.to_dict() if hasattr(model_cfg, 'to_dict') else dict(model_cfg)
+    return dict(type='Restorer', **{key: model_cfg[key] for key in INFERENCE_KEYS
+                                    if key in model_cfg})
 
 
 @MODELS.register_module()
@@ -113,43 +48,35 @@ class Restorer(BaseModel):
 
     1. ``mask_detector`` (:data:`MASK_DETECTORS`): ``logits = detector(x)``; the damage mask is
        ``sigmoid(logits) > 0.5``.
-    2. ``inpainter`` (:data:`INPAINTERS`): ``raw = inpainter(x, mask)``; where the mask is known
-       the known pixels are put back exactly, ``composite = raw * mask + x * (1 - mask)``, clamped
-       to ``[-1, 1]``. Without an inpainter ``composite = x``.
+    2. ``inpainter`` (:data:`INPAINTERS`): ``raw = inpainter(x, mask)``; the known pixels are put
+       back exactly, ``composite = raw * mask + x * (1 - mask)``, clamped to ``[-1, 1]``. Without
+       an inpainter ``composite = x``. An inpainter with intermediate outputs (a
+       :class:`~restorekit.models.outputs.MultiStageInpainter`: MAT's ``stage1``, DeepFill's
+       ``coarse``) reports them through :func:`~restorekit.models.outputs.run_stages`; training
+       can put losses on them (``inpainter_stage_losses``) and a discriminator can judge them
+       (:class:`~.adversarial.AdversarialRestorer`).
     3. ``colorizer`` (:data:`COLORIZERS`): ``rgb = colorizer(composite)``; without one, ``rgb`` is
        the grey composite replicated to three channels.
 
-    The mask at inference (``'predict'`` and ``'tensor'``) is the detector's if there is one, else
-    the samples' ground-truth ``mask`` if they have one, else ``None`` (the inpainter gets
-    ``mask=None`` and nothing is composited). While training, the inpainter gets the ground-truth
-    mask (``train_mask_source='gt'``) or the detected one (``'detected'``).
+    **The damage mask at inference** (:meth:`restore`, used by ``'predict'``, ``'tensor'``, the
+    :class:`~restorekit.apis.RestorationInferencer`, tiling and the web app), per image: a given
+    mask; else the detector's; else, in evaluation with ``eval_mask='gt'``, the sample's
+    ground-truth mask; else the constant-grey-fill rule
+    (:func:`~restorekit.models.detectors.constant_fill.detect_constant_fill`, which is what the
+    DACON damage is). While training the inpainter gets the ground-truth mask
+    (``train_mask_source='gt'``) or the detected one (``'detected'``).
 
     Losses are lists of configs built from :data:`LOSSES`, one list per stage, each loss carrying
     its own ``loss_weight``; every loss is called as ``loss(pred, target, mask)`` with the
-    ground-truth mask (``None`` if the samples have none):
+    ground-truth mask (``None`` if the samples have none): ``detector_losses`` on ``(logits, gt
+    mask)``, ``inpainter_losses`` on ``(raw, gt_gray)``, ``inpainter_stage_losses[name]`` on
+    ``(intermediate output name, gt_gray)``, ``colorizer_losses`` on ``(rgb, gt_img)``. The loss
+    dict keys are ``f'loss_{stage}_{name}'`` (``loss_inpainter_l1``, ``loss_inpainter_coarse_l1``).
+    The design follows mmagic's one-model-per-task restorers (``mmagic/models/base_models``), with
+    the fixed loss keywords replaced by lists of configs.
 
-    * ``detector_losses`` on ``(logits, gt mask)``,
-    * ``inpainter_losses`` on ``(raw, gt_gray)``,
-    * ``colorizer_losses`` on ``(rgb, gt_img)``.
-
-    The loss dict keys are ``f'loss_{stage}_{name}'`` (``loss_inpainter_l1``). The design follows
-    mmagic's one-model-per-task restorers (``mmagic/models/base_models``), with the fixed loss
-    keywords replaced by lists of configs.
-
-    **Adversarial training.** With a ``discriminator`` (:data:`DISCRIMINATORS`) and a
-    ``gan_loss``, :meth:`train_step` trains the generator (every stage) and the discriminator
-    alternately with an ``OptimWrapperDict`` keyed ``generator`` and ``discriminator`` (built by
-    :class:`~restorekit.engine.optim_constructors.RestorerOptimWrapperConstructor`), following
-    pix2pix's ``optimize_parameters`` and mmagic's ``BaseGAN.train_step``: the discriminator
-    judges the output of ``adversarial_stage`` against its real target, conditioned on the damaged
-    input when ``conditional_discriminator`` (pix2pix's ``cat(condition, image)``), and the
-    generator's adversarial term ``loss_{stage}_{gan name}`` joins its stage losses. A
-    discriminator with ``takes_mask = True`` is also given the training mask (MAT's
-    ``concat(mask - 0.5, image)``); one with ``judges_stage1 = True`` also judges the inpainter's
-    stage-1 output (:meth:`judge`, :meth:`inpaint_with_stage1`; MAT's half-width discriminator).
-
-    **Two-phase training.** ``frozen_stages`` stay fixed (no gradients, eval mode, left out of the
-    optimizers) and ``stage_init`` loads single stages from checkpoints.
+    **Two-phase training.** ``frozen_stages`` stay fixed (see :mod:`.freezing`) and ``stage_init``
+    loads single stages from checkpoints (see :mod:`.stage_init`).
 
     Args:
         mask_detector: Config or module of the mask detector, or ``None``.
@@ -158,27 +85,22 @@ class Restorer(BaseModel):
         detector_losses: Loss configs of the detector.
         inpainter_losses: Loss configs of the inpainter.
         colorizer_losses: Loss configs of the colorizer.
+        inpainter_stage_losses: ``{intermediate stage name: loss configs}`` of a
+            ``MultiStageInpainter`` (e.g. ``{'coarse': [dict(type='L1Loss')]}`` for DeepFill).
         data_preprocessor: Config or module; defaults to ``RestorationDataPreprocessor``.
         train_mask_source: ``'gt'`` or ``'detected'``: the mask the inpainter gets in training.
         detach_between_stages: Stop gradients between stages (the colorizer's losses then do not
             train the inpainter).
-        discriminator: Config or module of the discriminator, or ``None`` (no adversarial
-            training).
-        gan_loss: Config of the :class:`~restorekit.models.losses.gan.GANLoss`; required with a
-            discriminator.
-        r1_penalty: Optional config of the discriminator's
-            :class:`~restorekit.models.losses.gan.R1GradientPenalty`.
-        adversarial_stage: ``'colorizer'`` (judge ``rgb`` against ``gt_img``) or ``'inpainter'``
-            (judge the grey composite against ``gt_gray``).
-        conditional_discriminator: Concatenate the damaged input before the judged image, as
-            pix2pix does; the discriminator's ``in_channels`` then counts both.
-        disc_steps: Discriminator updates per iteration (on the same batch).
-        gen_steps: Generator updates per iteration, after the discriminator's.
+        eval_mask: What ``predict`` (evaluation) uses where there is no given mask nor a
+            detector: ``'gt'`` (the samples' ground-truth mask, the rule where they have none)
+            or ``'fill_rule'`` (the rule, as restoring photographs does).
+        fill_rule: Keyword arguments of the constant-fill rule
+            (:class:`~restorekit.models.detectors.constant_fill.ConstantFillDetector`'s).
         frozen_stages: Stages to keep fixed, among ``'mask_detector'``, ``'inpainter'``,
             ``'colorizer'``.
         stage_init: ``{stage: checkpoint path}``: stages (or ``'discriminator'``) to load from a
-            checkpoint (see :func:`load_stage_state_dict`), when built and again after
-            :meth:`init_weights`, so no initialisation overwrites them.
+            checkpoint (see :func:`~.stage_init.load_stage_state_dict`), when built and again
+            after :meth:`init_weights`, so no initialisation overwrites them.
         init_cfg: mmengine initialisation config.
     """
 
@@ -189,181 +111,118 @@ class Restorer(BaseModel):
                  detector_losses: Optional[Sequence[dict]] = None,
                  inpainter_losses: Optional[Sequence[dict]] = None,
                  colorizer_losses: Optional[Sequence[dict]] = None,
+                 inpainter_stage_losses: Optional[Dict[str, Sequence[dict]]] = None,
                  data_preprocessor: ModuleConfig = None,
                  train_mask_source: str = 'gt',
                  detach_between_stages: bool = False,
-                 discriminator: ModuleConfig = None,
-                 gan_loss: ModuleConfig = None,
-                 r1_penalty: ModuleConfig = None,
-                 adversarial_stage: str = 'colorizer',
-                 conditional_discriminator: bool = True,
-                 disc_steps: int = 1,
-                 gen_steps: int = 1,
+                 eval_mask: str = 'gt',
+                 fill_rule: Optional[dict] = None,
                  frozen_stages: Sequence[str] = (),
                  stage_init: Optional[Dict[str, str]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='RestorationDataPreprocessor')
         super().__init__(
-            data_preprocessor=_build_module(data_preprocessor, MODELS, 'data_preprocessor'),
+            data_preprocessor=build_module(data_preprocessor, MODELS, 'data_preprocessor'),
             init_cfg=init_cfg)
         if train_mask_source not in _MASK_SOURCES:
             raise ValueError(f'Restorer: train_mask_source must be one of {_MASK_SOURCES}, got '
                              f'{train_mask_source!r}.')
-        self.mask_detector = _build_module(mask_detector, MASK_DETECTORS, 'mask_detector')
-        self.inpainter = _build_module(inpainter, INPAINTERS, 'inpainter')
-        self.colorizer = _build_module(colorizer, COLORIZERS, 'colorizer')
+        if eval_mask not in EVAL_MASKS:
+            raise ValueError(f'Restorer: eval_mask must be one of {EVAL_MASKS}, got '
+                             f'{eval_mask!r}.')
+        self.mask_detector = build_module(mask_detector, MASK_DETECTORS, 'mask_detector')
+        self.inpainter = build_module(inpainter, INPAINTERS, 'inpainter')
+        self.colorizer = build_module(colorizer, COLORIZERS, 'colorizer')
         if train_mask_source == 'detected' and self.mask_detector is None:
             raise ValueError("Restorer: train_mask_source='detected' needs a mask_detector.")
         self.train_mask_source = train_mask_source
         self.detach_between_stages = bool(detach_between_stages)
+        self.eval_mask = eval_mask
+        from restorekit.models.detectors.constant_fill import ConstantFillDetector
+        self.fill_rule_kwargs = ConstantFillDetector(**(fill_rule or {})).rule_kwargs
 
-        self.detector_losses, self._detector_loss_names = _build_losses(detector_losses, 'detector')
-        self.inpainter_losses, self._inpainter_loss_names = _build_losses(
+        self.detector_losses, self._detector_loss_names = build_losses(detector_losses, 'detector')
+        self.inpainter_losses, self._inpainter_loss_names = build_losses(
             inpainter_losses, 'inpainter')
-        self.colorizer_losses, self._colorizer_loss_names = _build_losses(
+        self.colorizer_losses, self._colorizer_loss_names = build_losses(
             colorizer_losses, 'colorizer')
+        self._build_stage_losses(inpainter_stage_losses or {})
         for stage, module in (('detector', self.mask_detector), ('inpainter', self.inpainter),
                               ('colorizer', self.colorizer)):
-            if len(self._stage_loss_list(stage)[0]) and module is None:
+            if self.has_losses(stage) and module is None:
                 raise ValueError(f'Restorer: {stage}_losses are configured but there is no '
                                  f'{"mask_detector" if stage == "detector" else stage}.')
+        #: Training forward passes so far; numbers the noise of step-seeded stages (MAT).
+        self.train_forward_calls = 0
 
-        self._init_adversarial(discriminator, gan_loss, r1_penalty, adversarial_stage,
-                               conditional_discriminator, disc_steps, gen_steps)
-        self._init_frozen_stages(frozen_stages)
-        self.stage_init = self._check_stage_init(stage_init)
-        self._load_stage_init()
+        self.frozen_stages: Tuple[str, ...] = ()
+        set_frozen_stages(self, check_frozen_stages(self, frozen_stages))
+        self.stage_init = check_stage_init(self, stage_init)
+        load_stage_init(self, self.stage_init)
 
-    def _init_adversarial(self, discriminator: ModuleConfig, gan_loss: ModuleConfig,
-                          r1_penalty: ModuleConfig, adversarial_stage: str,
-                          conditional_discriminator: bool, disc_steps: int, gen_steps: int) -> None:
-        """Build and check the discriminator, its losses and the step counts."""
-        self.discriminator = _build_module(discriminator, DISCRIMINATORS, 'discriminator')
-        self.gan_loss = _build_module(gan_loss, LOSSES, 'gan_loss')
-        self.r1_penalty = _build_module(r1_penalty, LOSSES, 'r1_penalty')
-        if self.discriminator is None:
-            for key, value in (('gan_loss', self.gan_loss), ('r1_penalty', self.r1_penalty)):
-                if value is not None:
-                    raise ValueError(f'Restorer: {key} is configured but there is no '
-                                     f'discriminator.')
-        elif self.gan_loss is None:
-            raise ValueError("Restorer: a discriminator needs a gan_loss, e.g. "
-                             "gan_loss=dict(type='GANLoss', gan_type='vanilla').")
-        if adversarial_stage not in _ADVERSARIAL_STAGES:
-            raise ValueError(f'Restorer: adversarial_stage must be one of '
-                             f'{tuple(_ADVERSARIAL_STAGES)}, got {adversarial_stage!r}.')
-        if self.discriminator is not None and getattr(self, adversarial_stage) is None:
-            raise ValueError(f'Restorer: adversarial_stage={adversarial_stage!r} but there is no '
-                             f'{adversarial_stage} for the discriminator to judge.')
-        if (self.gan_loss is not None
-                and self.gan_loss.name in self._stage_loss_list(adversarial_stage)[1]):
-            raise ValueError(f'Restorer: the gan_loss and a {adversarial_stage} loss are both '
-                             f'named {self.gan_loss.name!r}; rename one (name=...).')
-        for key, value in (('disc_steps', disc_steps), ('gen_steps', gen_steps)):
-            if int(value) != value or value < 1:
-                raise ValueError(f'Restorer: {key} must be a positive integer, got {value!r}.')
-        self.adversarial_stage = adversarial_stage
-        self.conditional_discriminator = bool(conditional_discriminator)
-        self.disc_steps = int(disc_steps)
-        self.gen_steps = int(gen_steps)
-        self._disc_step_count = 0  # numbers the discriminator steps for lazy R1
-        # The discriminator's call protocol, read from the module (before any DDP wrapping).
-        self.disc_takes_mask = bool(getattr(self.discriminator, 'takes_mask', False))
-        self.disc_judges_stage1 = bool(getattr(self.discriminator, 'judges_stage1', False))
-        if self.disc_judges_stage1 and adversarial_stage != 'inpainter':
-            raise ValueError(f'Restorer: the discriminator judges the inpainter\'s stage-1 output '
-                             f'(judges_stage1=True), so adversarial_stage must be \'inpainter\', '
-                             f'got {adversarial_stage!r}.')
-        expected = (3 if adversarial_stage == 'colorizer' else 1) + int(
-            self.conditional_discriminator)
-        actual = getattr(self.discriminator, 'in_channels', expected)
-        if isinstance(actual, int) and actual != expected:
+    def _build_stage_losses(self, configs: Dict[str, Sequence[dict]]) -> None:
+        """The losses of the inpainter's intermediate stages, checked against its stage names."""
+        if not isinstance(configs, dict):
+            raise TypeError(f'Restorer: inpainter_stage_losses must be a dict {{stage name: loss '
+                            f'configs}}, got {type(configs).__name__}.')
+        self.inpainter_stage_losses = nn.ModuleDict()
+        self._inpainter_stage_loss_names: Dict[str, List[str]] = {}
+        for name, stage_configs in configs.items():
+            self.check_inpainter_stage(name, 'inpainter_stage_losses')
+            losses, names = build_losses(stage_configs, f'inpainter_stage_losses.{name}')
+            self.inpainter_stage_losses[name] = losses
+            self._inpainter_stage_loss_names[name] = names
+
+    def check_inpainter_stage(self, name: str, key: str) -> None:
+        """Raise unless the inpainter reports the intermediate output ``name``."""
+        inpainter = None if self.inpainter is None else unwrap(self.inpainter)
+        stages = inpainter.stage_names if isinstance(inpainter, MultiStageInpainter) else ()
+        if name not in stages:
             raise ValueError(
-                f'Restorer: the discriminator takes {actual} channels but gets {expected}: the '
-                f'{adversarial_stage} output ({expected - int(self.conditional_discriminator)})' +
-                (' plus the grey condition (1)' if self.conditional_discriminator else '') +
-                f'; set discriminator in_channels={expected}.')
+                f'Restorer: {key} names the inpainter stage {name!r}, but the inpainter '
+                f'({type(inpainter).__name__}) reports {list(stages)}; a coarse-to-fine '
+                'inpainter subclasses MultiStageInpainter and lists its stage_names.')
 
-    def _init_frozen_stages(self, frozen_stages: Sequence[str]) -> None:
-        """Freeze the named stages: no gradients, eval mode (see :meth:`train`)."""
-        if isinstance(frozen_stages, str):
-            raise TypeError(f'Restorer: frozen_stages must be a list of stage names, got the '
-                            f'string {frozen_stages!r}; write [{frozen_stages!r}].')
-        self.frozen_stages = tuple(frozen_stages)
-        for name in self.frozen_stages:
-            if name not in _STAGE_MODULES:
-                raise ValueError(f'Restorer: frozen_stages may name {tuple(_STAGE_MODULES)}, got '
-                                 f'{name!r}.')
-            module = getattr(self, name)
-            if module is None:
-                raise ValueError(f'Restorer: frozen_stages names {name!r} but there is no {name}.')
-            loss_stage = _STAGE_MODULES[name]
-            if len(self._stage_loss_list(loss_stage)[0]):
-                raise ValueError(
-                    f'Restorer: {name} is frozen but has {loss_stage}_losses; a frozen '
-                    f'stage does not train, so set {loss_stage}_losses=[].')
-            if self.discriminator is not None and name == self.adversarial_stage:
-                raise ValueError(f'Restorer: {name} is frozen but is the adversarial_stage; the '
-                                 f'discriminator can only train a stage that trains.')
-            module.requires_grad_(False)
-            module.eval()
-        trains = [
-            name for name in _STAGE_MODULES
-            if getattr(self, name) is not None and name not in self.frozen_stages
-        ]
-        if self.frozen_stages and not trains:
-            raise ValueError(f'Restorer: every stage is frozen ({list(self.frozen_stages)}); '
-                             f'nothing would train.')
-
-    def _check_stage_init(self, stage_init: Optional[Dict[str, str]]) -> Dict[str, str]:
-        if stage_init is None:
-            return {}
-        if not isinstance(stage_init, dict):
-            raise TypeError(f'Restorer: stage_init must be a dict {{stage: checkpoint path}}, got '
-                            f'{type(stage_init).__name__}.')
-        for name, path in stage_init.items():
-            if name not in (*_STAGE_MODULES, 'discriminator'):
-                raise ValueError(f'Restorer: stage_init may name '
-                                 f'{(*_STAGE_MODULES, "discriminator")}, got {name!r}.')
-            if getattr(self, name) is None:
-                raise ValueError(f'Restorer: stage_init names {name!r} but there is no {name}.')
-            if not isinstance(path, str):
-                raise TypeError(f'Restorer: stage_init.{name} must be a checkpoint path, got '
-                                f'{path!r}.')
-        return dict(stage_init)
-
-    def _load_stage_init(self) -> None:
-        """Load every ``stage_init`` checkpoint into its stage, strictly."""
-        for name, path in self.stage_init.items():
-            module = _unwrap(getattr(self, name))
-            state = load_stage_state_dict(path, name)
-            try:
-                missing, unexpected = module.load_state_dict(state, strict=False)
-            except RuntimeError as err:  # shape mismatches
-                raise ValueError(f'Restorer: stage_init.{name}={path!r} does not fit the {name}: '
-                                 f'{err}') from None
-            if missing or unexpected:
-                raise ValueError(f'Restorer: stage_init.{name}={path!r} does not fit the {name}: '
-                                 f'missing keys {missing[:5]}{"..." if len(missing) > 5 else ""}, '
-                                 f'unexpected keys {unexpected[:5]}'
-                                 f'{"..." if len(unexpected) > 5 else ""}.')
+    def has_losses(self, stage: str) -> bool:
+        """Whether ``stage`` (``'detector'``, ``'inpainter'``, ``'colorizer'``) has losses."""
+        if stage == 'inpainter' and any(len(losses) for losses in
+                                        self.inpainter_stage_losses.values()):
+            return True
+        return bool(len(getattr(self, f'{stage}_losses')))
 
     def init_weights(self) -> None:
         """mmengine's initialisation, then the ``stage_init`` checkpoints on top of it."""
         super().init_weights()
-        self._load_stage_init()
+        load_stage_init(self, self.stage_init)
 
     def train(self, mode: bool = True) -> 'Restorer':
         """Set the training mode; frozen stages always stay in eval mode (BN statistics fixed)."""
         super().train(mode)
-        for name in self.frozen_stages:
-            getattr(self, name).eval()
+        keep_frozen_in_eval(self)
         return self
 
-    def _stage_loss_list(self, stage: str) -> Tuple[nn.ModuleList, List[str]]:
-        """The losses of ``stage`` and their names."""
-        return getattr(self, f'{stage}_losses'), getattr(self, f'_{stage}_loss_names')
+    # --- training state kept in the checkpoint ----------------------------------------------------
+    def train_counters(self) -> Dict[str, int]:
+        """Counters that drive training and must survive a resume, saved in the state dict."""
+        return {'train_forward_calls': self.train_forward_calls}
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars) -> None:
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        for name, value in self.train_counters().items():
+            destination[prefix + TRAIN_STATE_PREFIX + name] = torch.tensor(value)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs) -> None:
+        # Checkpoints from before the counters were saved have none: the counters stay.
+        counters = self.train_counters()
+        for key in [key for key in state_dict if key.startswith(prefix + TRAIN_STATE_PREFIX)]:
+            name = key[len(prefix + TRAIN_STATE_PREFIX):]
+            value = state_dict.pop(key)
+            if name in counters:
+                setattr(self, name, int(value))
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
 
     # --- the pipeline -----------------------------------------------------------------------------
     @staticmethod
@@ -374,21 +233,9 @@ class Restorer(BaseModel):
     def _maybe_detach(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor.detach() if self.detach_between_stages else tensor
 
-    def inpaint(self, inputs: torch.Tensor,
-                mask: Optional[torch.Tensor]) -> Tuple[Optional[torch.Tensor], torch.Tensor]:
-        """Run the inpainter and composite: returns ``(raw or None, composite)``.
-
-        The known pixels of ``composite`` are exactly ``inputs`` wherever ``mask`` is 0; without a
-        mask the raw output is used as is. ``composite`` is clamped to ``[-1, 1]``.
-        """
-        if self.inpainter is None:
-            return None, inputs
-        raw = self.inpainter(inputs, mask)
-        return raw, self._composite(raw, inputs, mask)
-
     @staticmethod
-    def _composite(raw: torch.Tensor, inputs: torch.Tensor,
-                   mask: Optional[torch.Tensor]) -> torch.Tensor:
+    def composite(raw: torch.Tensor, inputs: torch.Tensor,
+                  mask: Optional[torch.Tensor]) -> torch.Tensor:
         """``raw`` with the known pixels of ``inputs`` put back, clamped to ``[-1, 1]``."""
         if raw.shape != inputs.shape:
             raise ValueError(f'Restorer: the inpainter must return the shape of its input '
@@ -396,21 +243,13 @@ class Restorer(BaseModel):
         composite = raw if mask is None else raw * mask + inputs * (1.0 - mask)
         return composite.clamp(-1.0, 1.0)
 
-    def inpaint_with_stage1(
-            self, inputs: torch.Tensor,
-            mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(raw, composite, stage-1 composite)`` of a two-stage inpainter (MAT).
-
-        The inpainter is called with ``return_stage1=True`` and must return ``(output, stage1)``;
-        used while training against a discriminator that ``judges_stage1``.
-        """
-        result = self.inpainter(inputs, mask, return_stage1=True)
-        if not (isinstance(result, tuple) and len(result) == 2):
-            raise TypeError(f'Restorer: the discriminator judges the stage-1 output, so the '
-                            f'inpainter ({type(self.inpainter).__name__}) must return (output, '
-                            f'stage1) when called with return_stage1=True, e.g. MAT.')
-        raw, stage1 = result
-        return raw, self._composite(raw, inputs, mask), self._composite(stage1, inputs, mask)
+    def inpaint(self, inputs: torch.Tensor,
+                mask: Optional[torch.Tensor]) -> Tuple[Optional[torch.Tensor], torch.Tensor]:
+        """Run the inpainter and composite: returns ``(raw or None, composite)``."""
+        if self.inpainter is None:
+            return None, inputs
+        raw = self.inpainter(inputs, mask)
+        return raw, self.composite(raw, inputs, mask)
 
     def colorize(self, grey: torch.Tensor) -> torch.Tensor:
         """RGB (N, 3, H, W) of the grey composite; replicated grey without a colorizer."""
@@ -422,24 +261,130 @@ class Restorer(BaseModel):
                              f'{(grey.shape[0], 3, *grey.shape[2:])}, got {tuple(rgb.shape)}.')
         return rgb
 
-    def _inference(
-            self, inputs: torch.Tensor,
-            data_samples: Optional[Sequence[RestorationDataSample]]) -> Dict[str, torch.Tensor]:
-        """Run every stage with the inference mask rule; returns the tensors that exist."""
+    # --- inference: the one mask rule -------------------------------------------------------------
+    @property
+    def detector_works_on_tiles(self) -> bool:
+        """Whether the detector may run tile by tile on a large image: a learned detector does;
+        the constant-fill rule (with or without a learned fallback) measures whole regions, so it
+        sees the whole image, and so does the rule used without a detector."""
+        from restorekit.models.detectors.constant_fill import ConstantFillDetector
+        return self.mask_detector is not None and not isinstance(
+            unwrap(self.mask_detector), ConstantFillDetector)
+
+    def detector_logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The detector's float32 logits (autocast off: the mask is a threshold of the logits,
+        and bfloat16 flips the pixels whose logits are near 0, turning known pixels into
+        inpainted ones; the detector is a small share of the time, docs/benchmarks.md)."""
+        with torch.autocast(device_type=inputs.device.type, enabled=False):
+            return self.mask_detector(inputs.float()).float()
+
+    def _fill_rule_mask(self, image: torch.Tensor, shape: Tuple[int, int]) -> torch.Tensor:
+        """The rule's float {0, 1} mask (1, Hp, Wp) of one padded image, found in its unpadded
+        ``shape`` part and padded with 0 (known)."""
+        from restorekit.models.detectors.constant_fill import detect_constant_fill
+        height, width = shape
+        grey = unit_range_to_uint8(image[0, :height, :width]).cpu().numpy()
+        mask = torch.from_numpy(detect_constant_fill(grey, **self.fill_rule_kwargs).mask)
+        return pad_bottom_right(
+            mask.to(device=image.device, dtype=torch.float32)[None, None], *image.shape[-2:],
+            'zeros')[0]
+
+    def damage_mask(self,
+                    inputs: torch.Tensor,
+                    data_samples: Optional[Sequence[RestorationDataSample]] = None,
+                    given_masks: Optional[Sequence[Optional[torch.Tensor]]] = None,
+                    use_gt_masks: bool = False) -> Dict[str, torch.Tensor]:
+        """The damage mask of a preprocessed batch: the one mask rule of restorekit.
+
+        Per image, the first that exists: ``given_masks[i]`` (a (1, H, W) tensor, nonzero =
+        damaged, the size of the unpadded image); the detector's; with ``use_gt_masks``, the
+        sample's ground-truth ``mask``; the constant-fill rule. The detector's mask keeps the
+        padding it finds (as it did in every release); the others are 0 there.
+
+        Returns:
+            ``dict(mask=(N, 1, Hp, Wp) float {0, 1})``, plus ``mask_logits`` when the detector
+            ran.
+        """
+        count = inputs.shape[0]
+        given = list(given_masks) if given_masks is not None else [None] * count
+        if len(given) != count:
+            raise ValueError(f'Restorer: {count} images but {len(given)} given masks.')
+        shapes = [
+            tuple(sample.metainfo['img_shape']) if sample is not None
+            and 'img_shape' in sample.metainfo else tuple(inputs.shape[-2:])
+            for sample in (data_samples or [None] * count)
+        ]
         outputs: Dict[str, torch.Tensor] = {}
-        if self.mask_detector is not None:
-            outputs['mask_logits'] = self.mask_detector(inputs)
-            mask = self.detected_mask(outputs['mask_logits'])
-        else:
-            mask = self.data_preprocessor.stack_targets(data_samples, keys=('mask', ))['mask']
-        if mask is not None:
-            outputs['mask'] = mask
+        missing = [index for index, mask in enumerate(given) if mask is None]
+        found: Dict[int, torch.Tensor] = {}
+        if missing and self.mask_detector is not None:
+            outputs['mask_logits'] = self.detector_logits(inputs)
+            detected = self.detected_mask(outputs['mask_logits'])
+            found = {index: detected[index] for index in missing}
+        elif missing and use_gt_masks:
+            gt = self.data_preprocessor.stack_targets(data_samples, keys=('mask', ))['mask']
+            if gt is not None:
+                found = {index: gt[index] for index in missing}
+        masks = []
+        for index, mask in enumerate(given):
+            if mask is not None:
+                masks.append(self._pad_given_mask(mask, shapes[index], inputs))
+            elif index in found:
+                masks.append(found[index].float())
+            else:
+                masks.append(self._fill_rule_mask(inputs[index], shapes[index]))
+        outputs['mask'] = torch.stack(masks)
+        return outputs
+
+    @staticmethod
+    def _pad_given_mask(mask: torch.Tensor, shape: Tuple[int, int],
+                        inputs: torch.Tensor) -> torch.Tensor:
+        mask = torch.as_tensor(mask, device=inputs.device)
+        if mask.dim() == 2:
+            mask = mask[None]
+        if tuple(mask.shape) != (1, *shape):
+            raise ValueError(f'Restorer: a given mask must be (1, H, W) = {(1, *shape)}, the size '
+                             f'of its image, got {tuple(mask.shape)}.')
+        return pad_bottom_right((mask != 0).float()[None], *inputs.shape[-2:], 'zeros')[0]
+
+    def restore(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[Sequence[RestorationDataSample]] = None,
+                given_masks: Optional[Sequence[Optional[torch.Tensor]]] = None,
+                use_gt_masks: bool = False) -> Dict[str, torch.Tensor]:
+        """Restore a preprocessed batch: the only inference path of restorekit.
+
+        ``predict`` (tools/test.py, validation), ``'tensor'`` mode, the
+        :class:`~restorekit.apis.RestorationInferencer` (tools/restore.py, the web app) and its
+        tiles all call this. The mask follows :meth:`damage_mask`; the detector runs in float32,
+        the other stages in whatever autocast the caller set.
+
+        Returns:
+            Float32 padded (N, C, Hp, Wp) tensors: ``mask``, ``mask_logits`` (when the detector
+            ran), ``inpainted`` (the raw inpainting, when there is an inpainter), ``composite``
+            (the grey image with the known pixels exact; the input without inpainter) and
+            ``rgb``, all in ``[-1, 1]`` except the mask and logits.
+        """
+        outputs = self.damage_mask(inputs, data_samples, given_masks, use_gt_masks)
+        mask = outputs['mask'].to(inputs.dtype)
         raw, composite = self.inpaint(inputs, mask)
         if raw is not None:
             outputs['inpainted'] = raw
         outputs['composite'] = composite
         outputs['rgb'] = self.colorize(composite)
-        return outputs
+        # Under bf16 autocast a stage may return bfloat16; the way back to uint8 is float32.
+        return {name: value.float() for name, value in outputs.items()}
+
+    def stage_networks(self) -> Dict[str, nn.Module]:
+        """The networks that restore, by stage: ``detector`` (of a ``ConstantFillDetector``, its
+        learned fallback: the rule itself is numpy), ``inpainter``, ``colorizer``; absent stages
+        are left out. For the speed switches (channels-last, ``torch.compile``)."""
+        from restorekit.models.detectors.constant_fill import ConstantFillDetector
+        detector = self.mask_detector
+        if isinstance(detector, ConstantFillDetector):
+            detector = detector.fallback
+        networks = dict(detector=detector, inpainter=self.inpainter, colorizer=self.colorizer)
+        return {stage: network for stage, network in networks.items() if network is not None}
 
     # --- modes ------------------------------------------------------------------------------------
     def forward(self,
@@ -452,13 +397,12 @@ class Restorer(BaseModel):
             inputs: (N, 1, Hp, Wp) grey images in ``[-1, 1]`` from the data preprocessor.
             data_samples: The batch's samples (targets, ``img_shape``); optional for
                 ``'tensor'`` and ``'predict'``.
-            mode: ``'tensor'`` -> dict of the stage outputs (``mask_logits``, ``mask``,
-                ``inpainted``, ``composite``, ``rgb``, those that exist); ``'loss'`` -> dict of
-                losses; ``'predict'`` -> the data samples with ``pred_img``, ``pred_gray`` and
+            mode: ``'tensor'`` -> :meth:`restore`'s dict; ``'loss'`` -> dict of losses;
+                ``'predict'`` -> the data samples with ``pred_img``, ``pred_gray`` and
                 ``pred_mask``.
         """
         if mode == 'tensor':
-            return self._inference(inputs, data_samples)
+            return self.restore(inputs, data_samples, use_gt_masks=self.eval_mask == 'gt')
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'loss':
@@ -469,39 +413,45 @@ class Restorer(BaseModel):
                 inputs: torch.Tensor,
                 data_samples: Optional[List[RestorationDataSample]] = None
                 ) -> List[RestorationDataSample]:
-        """Restore the batch; returns the samples with uint8 predictions cropped to input size.
-
-        Each sample gets ``pred_img`` (3, H, W), ``pred_gray`` (1, H, W) and, when a mask was used,
-        ``pred_mask`` (1, H, W) with 1 = damaged; its ground-truth fields are left as they are.
-        """
+        """Restore the batch (:meth:`restore`, evaluation's mask rule ``eval_mask``); returns the
+        samples with uint8 ``pred_img`` (3, H, W), ``pred_gray`` (1, H, W) and ``pred_mask``
+        (1, H, W), 1 = damaged, cropped to the input size; ground-truth fields stay."""
         if data_samples is None:
             data_samples = [
                 RestorationDataSample(metainfo=dict(img_shape=tuple(inputs.shape[-2:])))
                 for _ in range(inputs.shape[0])
             ]
-        outputs = self._inference(inputs, data_samples)
+        outputs = self.restore(inputs, data_samples, use_gt_masks=self.eval_mask == 'gt')
         destruct = self.data_preprocessor.destruct
         pred_imgs = destruct(outputs['rgb'], data_samples)
         pred_grays = destruct(outputs['composite'], data_samples)
-        pred_masks = (
-            self.data_preprocessor.crop(outputs['mask'].to(torch.uint8), data_samples)
-            if 'mask' in outputs else [None] * len(data_samples))
+        pred_masks = self.data_preprocessor.crop(outputs['mask'].to(torch.uint8), data_samples)
         for sample, pred_img, pred_gray, pred_mask in zip(data_samples, pred_imgs, pred_grays,
                                                           pred_masks):
             sample.pred_img = pred_img
             sample.pred_gray = pred_gray
-            if pred_mask is not None:
-                sample.pred_mask = pred_mask
+            sample.pred_mask = pred_mask
         return list(data_samples)
 
+    # --- training ---------------------------------------------------------------------------------
     def loss(self, inputs: torch.Tensor,
              data_samples: Optional[List[RestorationDataSample]]) -> Dict[str, torch.Tensor]:
         """The training losses of every stage, keyed ``loss_{stage}_{name}``."""
-        if not any(len(self._stage_loss_list(stage)[0]) for stage in _STAGE_TARGETS):
+        if not any(self.has_losses(stage) for stage in STAGE_TARGETS):
             raise ValueError('Restorer: no losses configured; set detector_losses, '
                              'inpainter_losses and/or colorizer_losses to train.')
         targets = self.data_preprocessor.stack_targets(data_samples)
         return self.pipeline_losses(self.train_forward(inputs, targets), targets)
+
+    def train_step(self, data: Union[dict, tuple, list],
+                   optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        """mmengine's default step; an ``OptimWrapperDict`` with only a ``generator`` works too."""
+        if isinstance(optim_wrapper, OptimWrapperDict):
+            if set(optim_wrapper.keys()) != {'generator'}:
+                raise ValueError(f"Restorer: the OptimWrapperDict must have the keys "
+                                 f"('generator',), got {sorted(optim_wrapper.keys())}.")
+            optim_wrapper = optim_wrapper['generator']
+        return super().train_step(data, optim_wrapper)
 
     def pipeline_losses(self, outputs: Dict[str, torch.Tensor],
                         targets: Dict[str, Optional[torch.Tensor]]) -> Dict[str, torch.Tensor]:
@@ -510,262 +460,73 @@ class Restorer(BaseModel):
         for stage, pred_key in (('detector', 'mask_logits'), ('inpainter', 'inpainted'),
                                 ('colorizer', 'rgb')):
             if pred_key in outputs:
-                losses.update(self.stage_losses(stage, outputs[pred_key], targets))
+                losses.update(
+                    self.stage_losses(stage, outputs[pred_key], targets,
+                                      getattr(self, f'{stage}_losses'),
+                                      getattr(self, f'_{stage}_loss_names')))
+        for name, stage_losses in self.inpainter_stage_losses.items():
+            losses.update(
+                self.stage_losses(f'inpainter_{name}', outputs['stages'][name], targets,
+                                  stage_losses, self._inpainter_stage_loss_names[name],
+                                  target_key='gt_gray'))
         return losses
 
-    def train_forward(self, inputs: torch.Tensor,
-                      targets: Dict[str, Optional[torch.Tensor]]) -> Dict[str, torch.Tensor]:
-        """Run the stages for training, with the training mask rule (``train_mask_source``).
-
-        The detector runs when it has losses or provides the training mask; the inpainter and
-        colorizer run when they exist.
-        """
-        outputs: Dict[str, torch.Tensor] = {}
-        if self.mask_detector is not None and (len(self.detector_losses)
-                                               or self.train_mask_source == 'detected'):
-            outputs['mask_logits'] = self.mask_detector(inputs)
-        if self.train_mask_source == 'detected':
-            mask = self.detected_mask(outputs['mask_logits'].detach())
-        else:
-            # Without ground-truth masks the inpainter gets None, as at inference.
-            mask = targets['mask']
-        if mask is not None:
-            outputs['mask'] = mask
-        if self.disc_judges_stage1:
-            raw, composite, outputs['stage1'] = self.inpaint_with_stage1(inputs, mask)
-        else:
-            raw, composite = self.inpaint(inputs, mask)
-        if raw is not None:
-            outputs['inpainted'] = raw
-        outputs['composite'] = composite
-        if self.colorizer is not None:
-            outputs['rgb'] = self.colorize(composite)
-        return outputs
-
-    def stage_losses(self, stage: str, pred: torch.Tensor,
-                     targets: Dict[str, Optional[torch.Tensor]]) -> Dict[str, torch.Tensor]:
-        """Apply the losses of ``stage`` (``'detector'``, ``'inpainter'``, ``'colorizer'``).
-
-        Each loss gets ``(pred, targets[stage target], targets['mask'])``; a missing target is an
-        error that names the field and the stage.
-        """
-        losses, names = self._stage_loss_list(stage)
+    @staticmethod
+    def stage_losses(stage: str,
+                     pred: torch.Tensor,
+                     targets: Dict[str, Optional[torch.Tensor]],
+                     losses: Sequence[nn.Module],
+                     names: Sequence[str],
+                     target_key: Optional[str] = None) -> Dict[str, torch.Tensor]:
+        """Apply ``losses`` to ``(pred, targets[target], targets['mask'])``, keyed
+        ``loss_{stage}_{name}``; a missing target is an error that names the field and stage."""
         if not len(losses):
             return {}
-        target_key = _STAGE_TARGETS[stage]
+        target_key = target_key or STAGE_TARGETS[stage]
         target = targets.get(target_key)
         if target is None:
-            raise ValueError(f'Restorer: the {stage} losses {names} need the data samples\' '
-                             f'`{target_key}`, but the samples have none.')
+            raise ValueError(f'Restorer: the {stage} losses {list(names)} need the data '
+                             f'samples\' `{target_key}`, but the samples have none.')
         mask = targets.get('mask')
         return {
             f'loss_{stage}_{name}': loss(pred, target, mask)
             for loss, name in zip(losses, names)
         }
 
-    # --- adversarial training ---------------------------------------------------------------------
-    def train_step(self, data: Union[dict, tuple, list],
-                   optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        """One training iteration; returns the loss terms (tensors) for logging.
+    def _number_train_forward(self) -> None:
+        """Tell the step-seeded stages (MAT) the number of this training pass; count it."""
+        for module in self.modules():
+            if isinstance(module, StepSeededStage):
+                module.set_train_step(self.train_forward_calls)
+        self.train_forward_calls += 1
 
-        Without a discriminator: mmengine's default step (forward in
-        ``optim_wrapper.optim_context``, ``update_params`` of the summed losses); an
-        ``OptimWrapperDict`` with only a ``generator`` entry works as well.
+    def train_forward(self, inputs: torch.Tensor,
+                      targets: Dict[str, Optional[torch.Tensor]]) -> Dict[str, torch.Tensor]:
+        """Run the stages for training, with the training mask rule (``train_mask_source``).
 
-        With a discriminator (``optim_wrapper`` an ``OptimWrapperDict`` keyed ``generator`` and
-        ``discriminator``), as pix2pix's ``optimize_parameters``:
-
-        1. the generator runs once (inside the generator wrapper's ``optim_context``, so AMP
-           autocasts and gradient accumulation skips DDP synchronisation);
-        2. ``disc_steps`` discriminator updates on the detached output against the real target
-           (``loss_disc_fake``, ``loss_disc_real`` and, when due, the R1 penalty), inside the
-           discriminator wrapper's ``optim_context``;
-        3. ``gen_steps`` generator updates with the discriminator's parameters frozen
-           (``requires_grad=False``): the stage losses plus the adversarial term
-           ``loss_{adversarial_stage}_{gan_loss.name}``; the first reuses step 1's forward pass.
-
-        Every update goes through ``update_params``, so each wrapper's ``accumulative_counts``
-        applies: with ``k``, a network's optimizer steps every ``k``-th iteration. Steps within one
-        iteration see the same batch, so ``disc_steps``/``gen_steps`` > 1 cannot be combined with
-        accumulation of the same network. No tensor is copied to the CPU; the returned terms are
-        detached and averaged over the steps.
+        The detector runs when it has losses or provides the training mask; the inpainter runs
+        through :func:`~restorekit.models.outputs.run_stages` (its intermediate outputs land in
+        ``outputs['stages']``); the colorizer runs when it exists.
         """
-        if self.discriminator is None:
-            if isinstance(optim_wrapper, OptimWrapperDict):
-                optim_wrapper = self._network_wrappers(optim_wrapper)['generator']
-            return super().train_step(data, optim_wrapper)
-        wrappers = self._network_wrappers(optim_wrapper)
-        gen_wrapper, disc_wrapper = wrappers['generator'], wrappers['discriminator']
-
-        data = self.data_preprocessor(data, True)
-        inputs = data['inputs']
-        targets = self.data_preprocessor.stack_targets(data['data_samples'])
-        output_key, target_key = _ADVERSARIAL_STAGES[self.adversarial_stage]
-        real = targets[target_key]
-        if real is None:
-            raise ValueError(f'Restorer: the discriminator judges the {self.adversarial_stage} '
-                             f'against the `{target_key}` of the data samples, but the samples '
-                             f'have none.')
-
-        with self._generator_context(gen_wrapper):
-            outputs = self.train_forward(inputs, targets)
-        if self.disc_takes_mask and 'mask' not in outputs:
-            raise ValueError('Restorer: the discriminator judges (image, mask) (takes_mask=True), '
-                             'but the batch has no damage mask; give the samples a `mask` or use '
-                             "train_mask_source='detected'.")
-        mask = outputs.get('mask')
-        # In the discriminator's precision, whatever the generator's autocast produced.
-        fake = outputs[output_key].detach().to(real.dtype)
-        fake_stage1 = (
-            outputs['stage1'].detach().to(real.dtype) if self.disc_judges_stage1 else None)
-        disc_logs = [
-            self._train_discriminator(inputs, real, fake, disc_wrapper, mask, fake_stage1)
-            for _ in range(self.disc_steps)
-        ]
-        gen_logs = []
-        with self._frozen_discriminator():
-            for step in range(self.gen_steps):
-                gen_logs.append(
-                    self._train_generator(inputs, targets, outputs if step == 0 else None,
-                                          gen_wrapper))
-        return {**_mean_logs(disc_logs), **_mean_logs(gen_logs)}
-
-    def _network_wrappers(self, optim_wrapper: OptimWrapper) -> Dict[str, OptimWrapper]:
-        """The wrappers keyed by network, checked against this model and the step counts."""
-        if not isinstance(optim_wrapper, OptimWrapperDict):
-            raise TypeError(
-                'Restorer: a Restorer with a discriminator trains with an OptimWrapperDict keyed '
-                f'{_NETWORKS}, got a {type(optim_wrapper).__name__}; build it with '
-                "optim_wrapper=dict(constructor='RestorerOptimWrapperConstructor', "
-                'generator=dict(...), discriminator=dict(...)).')
-        needed = _NETWORKS if self.discriminator is not None else _NETWORKS[:1]
-        if set(optim_wrapper.keys()) != set(needed):
-            raise ValueError(f'Restorer: the OptimWrapperDict must have the keys {needed}, got '
-                             f'{sorted(optim_wrapper.keys())}.')
-        wrappers = {network: optim_wrapper[network] for network in needed}
-        for network, steps in (('generator', self.gen_steps), ('discriminator', self.disc_steps)):
-            if network in wrappers and steps > 1 and wrappers[network]._accumulative_counts > 1:
-                raise ValueError(
-                    f'Restorer: {network} has {steps} steps per iteration and '
-                    f'accumulative_counts={wrappers[network]._accumulative_counts}; the steps of '
-                    f'one iteration see the same batch, so accumulating them adds nothing. Use '
-                    f'either.')
-        return wrappers
-
-    def _generator_stages(self) -> List[nn.Module]:
-        return [
-            getattr(self, name) for name in _STAGE_MODULES
-            if getattr(self, name) is not None and name not in self.frozen_stages
-        ]
-
-    @contextmanager
-    def _generator_context(self, wrapper: OptimWrapper) -> Iterator[None]:
-        """``wrapper.optim_context`` of every trained generator stage (each may be a DDP)."""
-        with ExitStack() as stack:
-            for stage in self._generator_stages():
-                stack.enter_context(wrapper.optim_context(stage))
-            yield
-
-    @contextmanager
-    def _frozen_discriminator(self) -> Iterator[None]:
-        """Stop gradients into the discriminator's parameters; restore them afterwards."""
-        params = [param for param in self.discriminator.parameters() if param.requires_grad]
-        for param in params:
-            param.requires_grad_(False)
-        try:
-            yield
-        finally:
-            for param in params:
-                param.requires_grad_(True)
-
-    def discriminator_input(self, image: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
-        """What the discriminator sees: ``cat(condition, image)`` if conditional, else ``image``."""
-        if not self.conditional_discriminator:
-            return image
-        return torch.cat([condition.to(image.dtype), image], dim=1)
-
-    def judge(self,
-              discriminator: nn.Module,
-              image: torch.Tensor,
-              condition: torch.Tensor,
-              mask: Optional[torch.Tensor] = None,
-              stage1: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
-        """The discriminator's logits of ``image``, keyed by the judged output.
-
-        The call follows the discriminator's class attributes: ``discriminator(x)`` by default,
-        ``discriminator(x, mask)`` when it ``takes_mask`` (MAT's ``concat(mask - 0.5, image)``),
-        ``discriminator(x, mask, x_stage1)`` when it also ``judges_stage1``, where ``x`` is
-        :meth:`discriminator_input`. Returns ``{'': logits}``, plus ``{'stage1_': logits}`` for a
-        stage-1 discriminator; the keys are the infixes of the loss names.
-        """
-        args = [self.discriminator_input(image, condition)]
-        if self.disc_takes_mask:
-            args.append(mask)
-        if self.disc_judges_stage1:
-            args.append(self.discriminator_input(stage1, condition))
-        preds = discriminator(*args)
-        if self.disc_judges_stage1:
-            return {'': preds[0], 'stage1_': preds[1]}
-        return {'': preds}
-
-    def _train_discriminator(self,
-                             inputs: torch.Tensor,
-                             real: torch.Tensor,
-                             fake: torch.Tensor,
-                             wrapper: OptimWrapper,
-                             mask: Optional[torch.Tensor] = None,
-                             fake_stage1: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
-        """One discriminator update on detached ``fake`` (and ``fake_stage1``) and ``real``.
-
-        A stage-1 discriminator sees the stage-1 output as its fake and the same real image; each
-        discriminator gets its own terms (``loss_disc_stage1_fake``...) and its own R1 penalty.
-        """
-        step, self._disc_step_count = self._disc_step_count, self._disc_step_count + 1
-        with_r1 = self.r1_penalty is not None and self.r1_penalty.is_due(step)
-        with wrapper.optim_context(self.discriminator):
-            preds_fake = self.judge(self.discriminator, fake, inputs, mask, fake_stage1)
-            real = real.detach().requires_grad_(with_r1)
-            preds_real = self.judge(self.discriminator, real, inputs, mask, real)
-            losses = {}
-            for infix, pred_fake in preds_fake.items():
-                pred_real = preds_real[infix]
-                losses[f'loss_disc_{infix}fake'] = self.gan_loss(
-                    pred_fake, target_is_real=False, is_disc=True)
-                losses[f'loss_disc_{infix}real'] = self.gan_loss(
-                    pred_real, target_is_real=True, is_disc=True)
-                if with_r1:
-                    losses[f'loss_disc_{infix}{self.r1_penalty.name}'] = self.r1_penalty(
-                        pred_real, real)
-        loss, logs = self.parse_losses(losses)
-        wrapper.update_params(loss)
-        return logs
-
-    def _train_generator(self, inputs: torch.Tensor, targets: Dict[str, Optional[torch.Tensor]],
-                         outputs: Optional[Dict[str, torch.Tensor]],
-                         wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        """One generator update: stage losses plus the adversarial term (``outputs`` reused)."""
-        with self._generator_context(wrapper):
-            if outputs is None:
-                outputs = self.train_forward(inputs, targets)
-            losses = self.pipeline_losses(outputs, targets)
-            fake = outputs[_ADVERSARIAL_STAGES[self.adversarial_stage][0]]
-            # The plain module, not its DDP wrapper: its parameters take no gradient here, so
-            # DDP has nothing to prepare (nor, with find_unused_parameters, zeros to all-reduce).
-            preds_fake = self.judge(
-                _unwrap(self.discriminator), fake, inputs, outputs.get('mask'),
-                outputs.get('stage1'))
-            for infix, pred_fake in preds_fake.items():
-                losses[f'loss_{self.adversarial_stage}_{infix}{self.gan_loss.name}'] = (
-                    self.gan_loss(pred_fake, target_is_real=True, is_disc=False))
-        loss, logs = self.parse_losses(losses)
-        wrapper.update_params(loss)
-        return logs
-
-
-def _mean_logs(logs: Sequence[Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
-    """Each term averaged over the steps that logged it, detached; parse_losses' total dropped."""
-    keys = dict.fromkeys(key for log in logs for key in log if key != 'loss')
-    return {
-        key: torch.stack([log[key].detach() for log in logs if key in log]).mean()
-        for key in keys
-    }
+        self._number_train_forward()
+        outputs: Dict[str, torch.Tensor] = {}
+        if self.mask_detector is not None and (self.has_losses('detector')
+                                               or self.train_mask_source == 'detected'):
+            outputs['mask_logits'] = self.mask_detector(inputs)
+        if self.train_mask_source == 'detected':
+            mask = self.detected_mask(outputs['mask_logits'].detach())
+        else:
+            # Without ground-truth masks the inpainter gets None.
+            mask = targets['mask']
+        if mask is not None:
+            outputs['mask'] = mask
+        composite = inputs
+        if self.inpainter is not None:
+            stage_output = run_stages(self.inpainter, inputs, mask)
+            outputs['inpainted'] = stage_output.final
+            outputs['stages'] = dict(stage_output.stages)
+            composite = self.composite(stage_output.final, inputs, mask)
+        outputs['composite'] = composite
+        if self.colorizer is not None:
+            outputs['rgb'] = self.colorize(composite)
+        return outputs

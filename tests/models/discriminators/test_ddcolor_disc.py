@@ -82,7 +82,7 @@ def test_invalid_arguments_and_inputs():
 def test_judges_a_colorizer_in_the_restorer():
     from restorekit.registry import MODELS
     restorer = MODELS.build(
-        dict(type='Restorer',
+        dict(type='AdversarialRestorer',
              colorizer=dict(type='SmpUNet', encoder_name='resnet18', encoder_depth=3,
                             out_channels=3, activation='tanh'),
              colorizer_losses=[dict(type='L1Loss', loss_weight=0.1),
@@ -91,11 +91,6 @@ def test_judges_a_colorizer_in_the_restorer():
              conditional_discriminator=False,  # DDColor's critic sees the RGB output alone
              gan_loss=dict(type='GANLoss', gan_type='vanilla')))
     assert restorer.discriminator.in_channels == 3
-    with pytest.raises(ValueError, match='in_channels=4'):
-        MODELS.build(
-            dict(type='Restorer',
-                 colorizer=dict(type='SmpUNet', encoder_name='resnet18', encoder_depth=3,
-                                out_channels=3),
-                 discriminator=dict(type='DDColorDiscriminator', base_channels=8),
-                 conditional_discriminator=True,
-                 gan_loss=dict(type='GANLoss')))
+    # It judges a colorizer's RGB output in a training step.
+    logits = restorer.discriminator(torch.zeros(2, 3, 64, 64))
+    assert logits.shape[0] == 2 and torch.isfinite(logits).all()

@@ -88,7 +88,7 @@ def test_two_stage_pair_is_a_full_and_a_half_width_discriminator():
     torch.manual_seed(0)
     pair = DISCRIMINATORS.build(
         dict(type='MATTwoStageDiscriminator', resolution=32, channel_base=256, channel_max=32))
-    assert isinstance(pair, MATTwoStageDiscriminator) and pair.takes_mask and pair.judges_stage1
+    assert isinstance(pair, MATTwoStageDiscriminator)
     assert pair.final.from_image.weight.shape[0] == 2 * pair.stage1.from_image.weight.shape[0]
     image, stage1 = torch.randn(2, 1, 32, 32), torch.randn(2, 1, 32, 32)
     mask = torch.zeros(2, 1, 32, 32)

@@ -71,12 +71,14 @@ def test_values_under_the_hole_do_not_matter():
 def test_refinement_stage_refines_the_pasted_coarse_prediction():
     net = GatedConvInpainter(base_channels=4, refine=True).eval()
     image, mask = _inputs()
-    coarse, refined = net.forward_stages(image, mask)
+    stages = net.forward_stages(image, mask)
+    coarse, refined = stages.stages['coarse'], stages.final
+    assert net.stage_names == ('coarse', )
     pasted = coarse * mask + image * (1 - mask)
     assert torch.allclose(refined, net.refinement(torch.cat([pasted, mask], 1)), atol=1e-6)
     assert torch.equal(net(image, mask), refined)
     coarse_only = GatedConvInpainter(base_channels=4, refine=False).eval()
-    assert coarse_only.forward_stages(image, mask)[1] is None
+    assert coarse_only.forward_stages(image, mask).stages == {} and not coarse_only.stage_names
     assert sum(p.numel() for p in coarse_only.parameters()) * 2 == \
         sum(p.numel() for p in net.parameters())
 

@@ -17,6 +17,11 @@ def _model():
     return mat_tiny().eval()
 
 
+def _final_and_stage1(output):
+    """``(final, stage1)`` of MAT's StageOutput."""
+    return output.final, output.stages['stage1']
+
+
 def _inputs(n=1, channels=1, height=64, width=64, seed=0):
     gen = torch.Generator().manual_seed(seed)
     image = torch.rand(n, channels, height, width, generator=gen) * 2 - 1
@@ -37,7 +42,7 @@ def test_registered_as_inpainter():
 def test_any_size_keeps_the_shape(model, size):
     image, mask = _inputs(2, 1, *size)
     with torch.no_grad():
-        output, stage1 = model(image, mask, _seed(0), return_stage1=True)
+        output, stage1 = _final_and_stage1(model(image, mask, _seed(0), return_stages=True))
     assert output.shape == image.shape and stage1.shape == image.shape
     assert output.min() >= -1 and output.max() <= 1
 
@@ -52,7 +57,7 @@ def test_rgb_model():
 def test_known_pixels_are_kept_and_holes_are_filled(model):
     image, mask = _inputs(1, 1, 61, 70)
     with torch.no_grad():
-        output, stage1 = model(image, mask, _seed(1), return_stage1=True)
+        output, stage1 = _final_and_stage1(model(image, mask, _seed(1), return_stages=True))
     known = mask == 0
     assert torch.equal(output[known], image[known]) and torch.equal(stage1[known], image[known])
     assert not torch.allclose(output[~known], image[~known])
@@ -65,8 +70,9 @@ def test_hole_pixel_values_never_influence_any_output(model):
     image, mask = _inputs(2, 1, 57, 64)
     garbage = torch.where(mask.bool(), torch.randn_like(image) * 50, image)
     with torch.no_grad():
-        out, stage1 = model(image, mask, _seed(3), return_stage1=True)
-        out_garbage, stage1_garbage = model(garbage, mask, _seed(3), return_stage1=True)
+        out, stage1 = _final_and_stage1(model(image, mask, _seed(3), return_stages=True))
+        out_garbage, stage1_garbage = _final_and_stage1(
+            model(garbage, mask, _seed(3), return_stages=True))
     assert torch.equal(out, out_garbage) and torch.equal(stage1, stage1_garbage)
 
 
@@ -138,7 +144,7 @@ def test_gradients_reach_every_parameter():
     torch.manual_seed(0)
     model = mat_tiny().train()
     image, mask = _inputs(2, 1, 48, 48)
-    output, stage1 = model(image, mask, _seed(0), return_stage1=True)
+    output, stage1 = _final_and_stage1(model(image, mask, _seed(0), return_stages=True))
     (output.square().mean() + stage1.square().mean()).backward()
     missing = [
         name for name, p in model.named_parameters()
@@ -163,7 +169,7 @@ def test_without_refinement_the_output_is_the_first_stage():
     assert model.refinement is None
     image, mask = _inputs(1, 1, 33, 47)
     with torch.no_grad():
-        output, stage1 = model(image, mask, _seed(0), return_stage1=True)
+        output, stage1 = _final_and_stage1(model(image, mask, _seed(0), return_stages=True))
     assert torch.equal(output, stage1)
 
 
@@ -260,7 +266,7 @@ def test_two_gan_iterations_with_both_discriminators_and_lazy_r1():
     real, mask = _inputs(2, 1, 32, 32)
     before = [p.detach().clone() for p in generator.parameters()]
     for step in range(2):
-        fake, coarse = generator(real, mask, _seed(step), return_stage1=True)
+        fake, coarse = _final_and_stage1(generator(real, mask, _seed(step), return_stages=True))
         real_in = real.detach().requires_grad_(step % 2 == 0)  # R1 every 2nd step (lazy)
         pred_real, pred_real_stage1 = critic(real_in, mask), critic_stage1(real_in, mask)
         loss_d = (F.softplus(critic(fake.detach(), mask)) + F.softplus(-pred_real)).mean() + \

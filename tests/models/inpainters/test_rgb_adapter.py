@@ -9,6 +9,7 @@ from torch import nn
 from restorekit.models.inpainters.mat import MAT
 from restorekit.models.inpainters.rgb_adapter import RGBInpainterAdapter
 from restorekit.models.outputs import MultiStageInpainter, StageOutput, run_stages
+from restorekit.models.restorers.adversarial import AdversarialRestorer
 from restorekit.models.restorers.restorer import Restorer
 from restorekit.registry import INPAINTERS
 
@@ -125,10 +126,12 @@ def test_the_published_design_s_wiring_trains_against_the_stage1_discriminator()
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import DefaultScope
 
-    model = Restorer(
+    model = AdversarialRestorer(
         inpainter=dict(type='RGBInpainterAdapter',
                        inpainter=dict(type='MAT', preset='mat_tiny', in_channels=3)),
         inpainter_losses=[dict(type='L1Loss')],
+        judged_stages=['stage1'],
+        disc_takes_mask=True,
         discriminator=dict(type='MATTwoStageDiscriminator', in_channels=1, resolution=32,
                            channel_base=256, channel_max=32),
         gan_loss=dict(type='GANLoss', gan_type='nonsaturating'),

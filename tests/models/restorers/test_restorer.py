@@ -164,7 +164,8 @@ def test_tensor_mode_returns_the_stage_outputs():
     assert outputs['composite'].min() >= -1 and outputs['composite'].max() <= 1
     colorizer_only = Restorer(colorizer=tiny_unet(out_channels=3)).eval()
     assert set(colorizer_only(**data, mode='tensor')) == {'mask', 'composite', 'rgb'}
-    assert set(colorizer_only(data['inputs'], mode='tensor')) == {'composite', 'rgb'}
+    # Without samples (no ground truth) the constant-fill rule gives the mask.
+    assert set(colorizer_only(data['inputs'], mode='tensor')) == {'mask', 'composite', 'rgb'}
 
 
 def test_predict_mask_prefers_the_detector_over_the_ground_truth():
@@ -178,25 +179,68 @@ def test_predict_mask_prefers_the_detector_over_the_ground_truth():
         assert torch.equal(sample.pred_mask, (image == FILL).to(torch.uint8))
 
 
-def test_predict_mask_falls_back_to_the_ground_truth_then_to_none():
+def fill_batch(size: int = 2, with_mask: bool = True) -> dict:
+    """Noise damaged by constant-fill boxes large enough for the fill rule (>= 625 pixels)."""
+    data = make_batch(size, with_mask=with_mask)
+    for index, image in enumerate(data['inputs']):
+        image[:, 4 + index:34, 8:40 + index] = FILL
+    return data
+
+
+def rule_masks(data: dict) -> List[torch.Tensor]:
+    from restorekit.models.detectors.constant_fill import detect_constant_fill
+    return [
+        torch.from_numpy(detect_constant_fill(image[0].numpy()).mask).to(torch.uint8)[None]
+        for image in data['inputs']
+    ]
+
+
+def test_predict_mask_falls_back_to_the_ground_truth_then_to_the_fill_rule():
     inpainter = RecordingInpainter()
     model = Restorer(inpainter=inpainter)
-    data = make_batch()
+    data = fill_batch()
     samples = predict(model, data)
     assert torch.equal(samples[0].pred_mask, data['data_samples'][0].mask)
     assert inpainter.masks[-1].shape == (2, 1, 64, 64)
 
-    samples = predict(model, make_batch(with_mask=False))
-    assert inpainter.masks[-1] is None
-    assert 'pred_mask' not in samples[0]
-    # Nothing is composited: every pixel is the inpainter's output (-0.5 -> 64).
-    assert torch.all(samples[0].pred_gray == 64)
+    data = fill_batch(with_mask=False)
+    expected = rule_masks(data)
+    assert all(mask.sum() > 600 for mask in expected)
+    samples = predict(model, data)
+    for sample, mask in zip(samples, expected):
+        assert torch.equal(sample.pred_mask, mask)
+    # The rule's mask is 0 in the padding.
+    assert inpainter.masks[-1][:, :, HEIGHT:].sum() == 0
+
+
+def test_eval_mask_fill_rule_ignores_the_ground_truth():
+    data = fill_batch()
+    samples = predict(Restorer(inpainter=RecordingInpainter(), eval_mask='fill_rule'), data)
+    for sample, mask, gt in zip(samples, rule_masks(data), data['data_samples']):
+        assert torch.equal(sample.pred_mask, mask) and not torch.equal(mask, gt.mask)
+    with pytest.raises(ValueError, match='eval_mask must be one of'):
+        Restorer(eval_mask='detector')
+
+
+def test_given_masks_come_first_then_the_detector():
+    model = Restorer(mask_detector=FillValueDetector(), inpainter=RecordingInpainter()).eval()
+    data = model.data_preprocessor(make_batch())
+    given = torch.zeros(1, HEIGHT, WIDTH, dtype=torch.bool)
+    given[:, :3, :3] = True
+    with torch.no_grad():
+        outputs = model.restore(data['inputs'], data['data_samples'], [given, None])
+    assert outputs['mask'][0, :, :HEIGHT, :WIDTH].bool().equal(given)
+    assert outputs['mask'][0, :, HEIGHT:].sum() == 0  # a given mask is padded with 0
+    assert torch.equal(outputs['mask'][1], is_fill(data['inputs'])[1])
+    with pytest.raises(ValueError, match='given mask must be'):
+        model.restore(data['inputs'], data['data_samples'], [given[:, 1:], None])
 
 
 def test_an_inpainter_that_needs_a_mask_says_so_when_there_is_none():
-    model = Restorer(inpainter=tiny_unet(use_mask=True))
+    model = Restorer(inpainter=tiny_unet(use_mask=True), inpainter_losses=[dict(type='L1Loss')])
+    data = model.data_preprocessor(make_batch(with_mask=False), True)
     with pytest.raises(ValueError, match='needs the damage mask'):
-        predict(model, make_batch(with_mask=False))
+        model(**data, mode='loss')
 
 
 def test_training_mask_source():

@@ -1,4 +1,4 @@
-"""Restorer: adversarial train_step, optimizer wrappers, frozen stages, stage initialisation."""
+"""AdversarialRestorer: the GAN train_step, its optimizer wrappers, what the discriminator sees."""
 import os.path as osp
 from typing import Dict, List
 
@@ -6,12 +6,11 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.config import Config
-from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper, OptimWrapperDict, build_optim_wrapper
 from mmengine.registry import DefaultScope
 
-from restorekit.engine.checkpoint import install_safe_checkpoint_loader
 from restorekit.engine.optim_constructors import RestorerOptimWrapperConstructor
+from restorekit.models.restorers.adversarial import AdversarialRestorer
 from restorekit.models.restorers.restorer import Restorer
 from restorekit.registry import MODELS
 from restorekit.structures import RestorationDataSample
@@ -51,6 +50,7 @@ def tiny_disc(in_channels: int = 4) -> dict:
 
 
 def gan_restorer(**kwargs) -> Restorer:
+    """An AdversarialRestorer; without a discriminator, a plain Restorer of the same stages."""
     torch.manual_seed(0)  # only for the initial weights of this test's networks
     config = dict(
         inpainter=TinyInpainter(),
@@ -60,7 +60,11 @@ def gan_restorer(**kwargs) -> Restorer:
         discriminator=tiny_disc(),
         gan_loss=dict(type='GANLoss', gan_type='vanilla'))
     config.update(kwargs)
-    return Restorer(**config).train()
+    if config['discriminator'] is None:
+        for key in ('discriminator', 'gan_loss', 'r1_penalty'):
+            config.pop(key, None)
+        return Restorer(**config).train()
+    return AdversarialRestorer(**config).train()
 
 
 def wrapper_cfg(type='OptimWrapper', lr=1e-2, **kwargs) -> dict:
@@ -300,110 +304,17 @@ def test_without_discriminator_both_wrapper_forms_work():
     assert changed(before, model.colorizer)
 
 
-def test_frozen_stage_never_changes_and_is_in_no_optimizer(monkeypatch):
-    model = gan_restorer(frozen_stages=['inpainter'], inpainter_losses=[])
-    assert not model.inpainter.training  # eval mode from the start...
-    model.train()
-    assert not model.inpainter.training and model.colorizer.training  # ...and after train()
-    assert not any(p.requires_grad for p in model.inpainter.parameters())
-    wrappers = build_wrappers(model)
-    optimized = {
-        id(p)
-        for key in wrappers.keys()
-        for group in wrappers[key].optimizer.param_groups
-        for p in group['params']
-    }
-    assert optimized.isdisjoint(id(p) for p in model.inpainter.parameters())
-    assert optimized == {id(p)
-                         for p in model.colorizer.parameters()
-                         } | {id(p)
-                              for p in model.discriminator.parameters()}
-    before = snapshot(model.inpainter)
-    colorizer_before = snapshot(model.colorizer)
-    for seed in range(2):
-        model.train_step(make_batch(seed=seed), wrappers)
-    # Weights and BN running statistics (and num_batches_tracked) are untouched.
-    assert all(
-        torch.equal(before[name], value) for name, value in model.inpainter.state_dict().items())
-    assert changed(colorizer_before, model.colorizer)
-
-    single = Restorer(
-        inpainter=TinyInpainter(),
-        colorizer=TinyColorizer(),
-        colorizer_losses=[dict(type='L1Loss')],
-        frozen_stages=['inpainter'])
-    wrapper = RestorerOptimWrapperConstructor(wrapper_cfg())(single)
-    assert {id(p)
-            for p in wrapper.optimizer.param_groups[0]['params']
-            } == {id(p)
-                  for p in single.colorizer.parameters()}
-
-
-def test_frozen_stage_errors():
-    with pytest.raises(ValueError, match='inpainter is frozen but has inpainter_losses'):
-        gan_restorer(frozen_stages=['inpainter'])
-    with pytest.raises(ValueError, match='colorizer is frozen but is the adversarial_stage'):
-        gan_restorer(frozen_stages=['colorizer'], colorizer_losses=[])
-    with pytest.raises(ValueError, match="frozen_stages may name"):
-        gan_restorer(frozen_stages=['encoder'])
-    with pytest.raises(TypeError, match=r"write \['inpainter'\]"):
-        gan_restorer(frozen_stages='inpainter')
-
-
-def test_stage_init_loads_exactly_the_stage(tmp_path):
-    torch.manual_seed(1)
-    source = Restorer(inpainter=TinyInpainter(), colorizer=TinyColorizer())
-    # A checkpoint as restorekit's runner writes it (with a non-tensor message hub).
-    install_safe_checkpoint_loader()
-    hub = MessageHub('stage_init_test')
-    hub.update_scalar('train/loss', 0.5)
-    path = str(tmp_path / 'iter_100.pth')
-    torch.save(
-        dict(meta=dict(iter=100), state_dict=source.state_dict(), message_hub=hub.state_dict()),
-        path)
-    model = gan_restorer(stage_init=dict(inpainter=path))
-    fresh = gan_restorer()
-
-    def equal(a, b):
-        return all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
-
-    assert equal(model.inpainter, source.inpainter)
-    assert not equal(model.colorizer, source.colorizer)
-    assert equal(model.colorizer, fresh.colorizer)
-    assert equal(model.discriminator, fresh.discriminator)
-    # Initialisation (the Runner calls init_weights) does not overwrite the loaded stage.
-    with torch.no_grad():
-        model.inpainter.net[0].weight.zero_()
-    model.init_weights()
-    assert equal(model.inpainter, source.inpainter)
-
-    bare = str(tmp_path / 'inpainter.pth')
-    torch.save(source.inpainter.state_dict(), bare)
-    assert equal(gan_restorer(stage_init=dict(inpainter=bare)).inpainter, source.inpainter)
-
-
-def test_stage_init_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match='missing.pth'):
-        gan_restorer(stage_init=dict(inpainter=str(tmp_path / 'missing.pth')))
-    colorizer_only = str(tmp_path / 'colorizer_only.pth')
-    torch.save(dict(state_dict=Restorer(colorizer=TinyColorizer()).state_dict()), colorizer_only)
-    with pytest.raises(ValueError, match=r"without `inpainter.` weights; it holds \['colorizer'\]"):
-        gan_restorer(stage_init=dict(inpainter=colorizer_only))
-    wrong_shape = str(tmp_path / 'wrong.pth')
-    torch.save(nn.Sequential(nn.Conv2d(2, 8, 3)).state_dict(), wrong_shape)
-    with pytest.raises(ValueError, match='does not fit the inpainter'):
-        gan_restorer(stage_init=dict(inpainter=wrong_shape))
-    with pytest.raises(ValueError, match='stage_init may name'):
-        gan_restorer(stage_init=dict(decoder=wrong_shape))
-
-
 def test_configuration_errors():
     with pytest.raises(ValueError, match='needs a gan_loss'):
         gan_restorer(gan_loss=None)
-    with pytest.raises(ValueError, match='gan_loss is configured but there is no discriminator'):
-        gan_restorer(discriminator=None)
-    with pytest.raises(ValueError, match='set discriminator in_channels=4'):
-        gan_restorer(discriminator=tiny_disc(in_channels=3))
+    with pytest.raises(ValueError, match='needs a discriminator'):
+        AdversarialRestorer(colorizer=TinyColorizer(), gan_loss=dict(type='GANLoss'))
+    with pytest.raises(TypeError, match='discriminator'):
+        Restorer(colorizer=TinyColorizer(), discriminator=tiny_disc())  # the plain pipeline
+    # The discriminator checks what it is given (the Restorer reads nothing from it).
+    with pytest.raises(ValueError, match='set in_channels'):
+        model = gan_restorer(discriminator=tiny_disc(in_channels=3))
+        model.train_step(make_batch(), build_wrappers(model))
     with pytest.raises(ValueError, match="adversarial_stage='inpainter' but there is no"):
         gan_restorer(
             inpainter=None,

@@ -1,4 +1,5 @@
-"""Restorer with mask-conditioned and stage-1 discriminators (MAT's adversarial training)."""
+"""AdversarialRestorer with mask-conditioned and stage discriminators (MAT's and DeepFill's
+adversarial training through the one stage protocol)."""
 from typing import List
 
 import pytest
@@ -6,9 +7,12 @@ import torch
 import torch.nn as nn
 
 from restorekit.models.discriminators.stylegan_disc import MATTwoStageDiscriminator
+from restorekit.models.inpainters.gated_conv import GatedConvInpainter
 from restorekit.models.inpainters.mat import MAT
+from restorekit.models.outputs import MultiStageInpainter, StageOutput
+from restorekit.models.restorers.adversarial import AdversarialRestorer
 from restorekit.models.restorers.restorer import Restorer
-from test_restorer_gan import build_wrappers, changed, make_batch, snapshot, tiny_disc
+from test_adversarial import build_wrappers, changed, make_batch, snapshot, tiny_disc
 
 
 def mat_disc(**kwargs) -> MATTwoStageDiscriminator:
@@ -24,17 +28,15 @@ def mat_restorer(**kwargs) -> Restorer:
         discriminator=mat_disc(),
         gan_loss=dict(type='GANLoss', gan_type='nonsaturating'),
         adversarial_stage='inpainter',
+        judged_stages=['stage1'],
+        disc_takes_mask=True,
         conditional_discriminator=False)
     config.update(kwargs)
-    return Restorer(**config).train()
+    return AdversarialRestorer(**config).train()
 
 
 class RecordingMaskDiscriminator(nn.Module):
     """Takes (image, mask, stage1) like MATTwoStageDiscriminator and records what it gets."""
-
-    takes_mask = True
-    judges_stage1 = True
-    in_channels = 1
 
     def __init__(self) -> None:
         super().__init__()
@@ -86,35 +88,87 @@ def test_discriminator_sees_the_training_mask_and_the_stage1_composite():
 
 
 def test_judge_returns_one_entry_for_a_plain_discriminator():
-    model = Restorer(
+    model = AdversarialRestorer(
         colorizer=nn.Conv2d(1, 3, 1), colorizer_losses=[dict(type='L1Loss')],
         discriminator=tiny_disc(), gan_loss=dict(type='GANLoss'))
     image, grey = torch.zeros(1, 3, 32, 32), torch.zeros(1, 1, 32, 32)
-    assert list(model.judge(model.discriminator, image, grey)) == ['']
+    assert list(model.judge(model.discriminator, {'': image}, grey, None)) == ['']
 
 
-class TwoStageStub(nn.Module):
-    """An inpainter with MAT's return_stage1 interface that accepts mask=None."""
+class TwoStageStub(MultiStageInpainter):
+    """A MultiStageInpainter with a 'stage1' output that accepts mask=None."""
 
-    def __init__(self, two_outputs: bool = True) -> None:
+    stage_names = ('stage1', )
+
+    def __init__(self) -> None:
         super().__init__()
         self.conv = nn.Conv2d(1, 1, 3, padding=1)
-        self.two_outputs = two_outputs
 
-    def forward(self, image, mask=None, return_stage1=False):
+    def forward_stages(self, image, mask=None):
         out = self.conv(image)
-        return (out, out * 0.5) if return_stage1 and self.two_outputs else out
+        return StageOutput(out, {'stage1': out * 0.5})
+
+
+class OneOutputDiscriminator(nn.Module):
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 3, padding=1)
+
+    def forward(self, image, mask, stage1):
+        return self.conv(image)
 
 
 def test_protocol_errors():
     with pytest.raises(ValueError, match="adversarial_stage must be 'inpainter'"):
         mat_restorer(adversarial_stage='colorizer', colorizer=nn.Conv2d(1, 3, 1))
-    model = mat_restorer(inpainter=TwoStageStub(two_outputs=False))
-    with pytest.raises(TypeError, match='return_stage1'):
+    with pytest.raises(ValueError, match=r"inpainter stage 'stage1'.*reports \[\]"):
+        mat_restorer(inpainter=nn.Conv2d(1, 1, 1))
+    with pytest.raises(ValueError, match=r"inpainter stage 'coarse'.*reports \['stage1'\]"):
+        mat_restorer(judged_stages=['coarse'])
+    model = mat_restorer(inpainter=TwoStageStub(), discriminator=OneOutputDiscriminator())
+    with pytest.raises(TypeError, match='must return 2 logits tensors'):
         model.train_step(make_batch(), build_wrappers(model))
     data = make_batch()
     for sample in data['data_samples']:
         del sample.mask
     model = mat_restorer(inpainter=TwoStageStub(), inpainter_losses=[])
-    with pytest.raises(ValueError, match='takes_mask'):
+    with pytest.raises(ValueError, match='disc_takes_mask'):
         model.train_step(data, build_wrappers(model))
+
+
+def test_deepfill_coarse_stage_gets_its_loss_and_its_discriminator():
+    """DeepFill's coarse stage goes through MAT's path: a stage loss and a stage discriminator."""
+    torch.manual_seed(0)
+    model = AdversarialRestorer(
+        inpainter=GatedConvInpainter(base_channels=4),
+        inpainter_losses=[dict(type='L1Loss')],
+        inpainter_stage_losses=dict(coarse=[dict(type='L1Loss', loss_weight=0.5)]),
+        discriminator=mat_disc(),
+        gan_loss=dict(type='GANLoss', gan_type='nonsaturating'),
+        adversarial_stage='inpainter',
+        judged_stages=['coarse'],
+        disc_takes_mask=True,
+        conditional_discriminator=False).train()
+    before = snapshot(model.inpainter.coarse)
+    logs = model.train_step(make_batch(), build_wrappers(model))
+    assert set(logs) == {
+        'loss_disc_fake', 'loss_disc_real', 'loss_disc_coarse_fake', 'loss_disc_coarse_real',
+        'loss_inpainter_l1', 'loss_inpainter_coarse_l1', 'loss_inpainter_gan',
+        'loss_inpainter_coarse_gan'
+    }
+    assert changed(before, model.inpainter.coarse)
+    # The coarse loss is L1 of the coarse output against gt_gray.
+    data = model.data_preprocessor(make_batch(), True)
+    targets = model.data_preprocessor.stack_targets(data['data_samples'])
+    with torch.no_grad():
+        outputs = model.train_forward(data['inputs'], targets)
+        losses = model.pipeline_losses(outputs, targets)
+    expected = 0.5 * (outputs['stages']['coarse'] - targets['gt_gray']).abs().mean()
+    assert torch.allclose(losses['loss_inpainter_coarse_l1'], expected)
+
+
+def test_stage_losses_need_a_stage_the_inpainter_reports():
+    with pytest.raises(ValueError, match=r"reports \[\]"):
+        Restorer(inpainter=GatedConvInpainter(refine=False),
+                 inpainter_stage_losses=dict(coarse=[dict(type='L1Loss')]))
