@@ -367,9 +367,9 @@ class MappingNet(nn.Module):
             x = getattr(self, f'fc{index}')(x)
         if self.training:
             with torch.no_grad():
-                self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+                self.w_avg.copy_(x.detach().float().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
         if truncation_psi != 1:
-            x = self.w_avg.lerp(x, truncation_psi)
+            x = self.w_avg.to(x.dtype).lerp(x, truncation_psi)
         return x
 
 
