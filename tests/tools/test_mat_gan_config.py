@@ -10,7 +10,7 @@ from restorekit.engine.runner_utils import build_runner
 from restorekit.registry import HOOKS, MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-PARAM = 'inpainter.mapping.layers.0.weight'
+PARAM = 'inpainter.mapping.fc0.weight'
 
 
 @HOOKS.register_module(force=True)

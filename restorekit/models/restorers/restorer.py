@@ -13,6 +13,7 @@ from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.registry import Registry
 
 from restorekit.engine.checkpoint import safe_torch_load
+from restorekit.models.outputs import run_stages
 from restorekit.registry import (COLORIZERS, DISCRIMINATORS, INPAINTERS, LOSSES, MASK_DETECTORS,
                                  MODELS)
 from restorekit.structures import RestorationDataSample
@@ -396,15 +397,16 @@ class Restorer(BaseModel):
             mask: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(raw, composite, stage-1 composite)`` of a two-stage inpainter (MAT).
 
-        The inpainter is called with ``return_stage1=True`` and must return ``(output, stage1)``;
-        used while training against a discriminator that ``judges_stage1``.
+        The inpainter must be a :class:`MultiStageInpainter` with a ``'stage1'`` stage; used while
+        training against a discriminator that ``judges_stage1``.
         """
-        result = self.inpainter(inputs, mask, return_stage1=True)
-        if not (isinstance(result, tuple) and len(result) == 2):
+        result = run_stages(self.inpainter, inputs, mask)
+        if 'stage1' not in result.stages:
             raise TypeError(f'Restorer: the discriminator judges the stage-1 output, so the '
-                            f'inpainter ({type(self.inpainter).__name__}) must return (output, '
-                            f'stage1) when called with return_stage1=True, e.g. MAT.')
-        raw, stage1 = result
+                            f'inpainter ({type(self.inpainter).__name__}) must be a '
+                            f"MultiStageInpainter with a 'stage1' stage (e.g. MAT); the "
+                            f'return_stage1 flag is gone.')
+        raw, stage1 = result.final, result.stages['stage1']
         return raw, self._composite(raw, inputs, mask), self._composite(stage1, inputs, mask)
 
     def colorize(self, grey: torch.Tensor) -> torch.Tensor:

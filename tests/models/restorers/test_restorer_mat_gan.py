@@ -7,6 +7,7 @@ import torch.nn as nn
 
 from restorekit.models.discriminators.stylegan_disc import MATTwoStageDiscriminator
 from restorekit.models.inpainters.mat import MAT
+from restorekit.models.outputs import MultiStageInpainter, StageOutput
 from restorekit.models.restorers.restorer import Restorer
 from test_restorer_gan import build_wrappers, changed, make_batch, snapshot, tiny_disc
 
@@ -93,24 +94,25 @@ def test_judge_returns_one_entry_for_a_plain_discriminator():
     assert list(model.judge(model.discriminator, image, grey)) == ['']
 
 
-class TwoStageStub(nn.Module):
-    """An inpainter with MAT's return_stage1 interface that accepts mask=None."""
+class TwoStageStub(MultiStageInpainter):
+    """An inpainter with MAT's stage protocol ('stage1' unless two_outputs=False) that accepts
+    mask=None."""
 
     def __init__(self, two_outputs: bool = True) -> None:
         super().__init__()
         self.conv = nn.Conv2d(1, 1, 3, padding=1)
         self.two_outputs = two_outputs
 
-    def forward(self, image, mask=None, return_stage1=False):
+    def forward_stages(self, image, mask=None):
         out = self.conv(image)
-        return (out, out * 0.5) if return_stage1 and self.two_outputs else out
+        return StageOutput(out, {'stage1': out * 0.5} if self.two_outputs else {})
 
 
 def test_protocol_errors():
     with pytest.raises(ValueError, match="adversarial_stage must be 'inpainter'"):
         mat_restorer(adversarial_stage='colorizer', colorizer=nn.Conv2d(1, 3, 1))
     model = mat_restorer(inpainter=TwoStageStub(two_outputs=False))
-    with pytest.raises(TypeError, match='return_stage1'):
+    with pytest.raises(TypeError, match="'stage1' stage"):
         model.train_step(make_batch(), build_wrappers(model))
     data = make_batch()
     for sample in data['data_samples']:
