@@ -123,7 +123,7 @@ def test_official_format_file_converts_and_loads_without_executing(tmp_path, per
     assert set(converted.state_dict) == set(expected)
     assert all(torch.equal(converted.state_dict[k], expected[k]) for k in expected)
 
-    # the command-line tool writes a restorekit checkpoint that loads with no missing keys
+    # tools/convert_checkpoint.py writes a restorekit checkpoint that loads with no missing keys
     import convert_checkpoint
     output = tmp_path / 'mat.pth'
     assert convert_checkpoint.main([str(path), str(output)]) == 0
