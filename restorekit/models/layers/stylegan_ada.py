@@ -17,9 +17,8 @@ float rounding (tests compare them with a direct zero-insertion + FIR implementa
 
 * 2x upsampling of an image (ToRGB skips): bilinear interpolation of the zero-padded image
   (:func:`upsample2x_zero_padded`).
-* 2x upsampling convolution: the transposed convolution followed by the FIR filter is one 3x3
-  convolution at the low resolution with four output phases, then a pixel shuffle
-  (:func:`upsampling_conv_weight`).
+* 2x upsampling convolution: a stride-2 transposed convolution, then the FIR filter as a
+  depthwise convolution (:func:`upsampling_conv`).
 * 2x downsampling convolution: the FIR filter (two pixels of zero padding) then a stride-2
   convolution (:func:`blur_for_downsampling`).
 
@@ -79,45 +78,20 @@ def blur_for_downsampling(x: torch.Tensor) -> torch.Tensor:
     return F.conv2d(x, kernel, padding=2, groups=channels)
 
 
-def _phase_matrices(kernel_size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """(2, 3, k) matrices mapping a k-tap kernel to the 3 taps of each output phase of the
-    upsampling convolution (transposed conv with stride 2, then the FIR filter with gain 2).
-
-    Output pixel ``2p + r`` is ``sum_d x[p + d - 1] * sum_j M[r, d, j] * w[j]`` with
-    ``M[r, d, j] = 2 * taps[1 - r + 2d - j]`` (zero outside the 4 taps), for k = 3.
-    """
-    matrices = torch.zeros(2, 3, kernel_size, device=device, dtype=dtype)
-    for phase in range(2):
-        for offset in range(3):
-            for index in range(kernel_size):
-                tap = 1 - phase + 2 * offset - index
-                if 0 <= tap < len(FIR_TAPS):
-                    matrices[phase, offset, index] = 2 * FIR_TAPS[tap]
-    return matrices
-
-
-def upsampling_conv_weight(weight: torch.Tensor) -> torch.Tensor:
-    """The (4 * O, I, 3, 3) weight of the 2x upsampling convolution with ``weight`` (O, I, 3, 3).
-
-    ``pixel_shuffle(conv2d(x, result, padding=1), 2)`` equals StyleGAN2's transposed convolution
-    (stride 2) followed by the [1, 3, 3, 1] filter with gain 4, at a quarter of the work.
-    """
-    out_channels, in_channels, kh, kw = weight.shape
-    if kh != 3 or kw != 3:
-        raise ValueError(f'upsampling_conv_weight: only 3x3 kernels, got {kh}x{kw}')
-    phases = _phase_matrices(3, weight.device, weight.dtype)
-    # result[o, r, s, i, d, e] = sum_jl M[r, d, j] M[s, e, l] w[o, i, j, l]
-    result = torch.einsum('rdj,sel,oijl->orside', phases, phases, weight)
-    return result.reshape(out_channels * 4, in_channels, 3, 3)
-
-
 def upsampling_conv(x: torch.Tensor, weight: torch.Tensor,
                     bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """2x upsampling 3x3 convolution of ``x`` (see :func:`upsampling_conv_weight`)."""
-    out = F.conv2d(x, upsampling_conv_weight(weight), padding=1)
-    out = F.pixel_shuffle(out, 2)
-    if bias is not None:
-        out = out + bias.view(1, -1, 1, 1)
+    """StyleGAN2's 2x upsampling 3x3 convolution of ``x`` with ``weight`` (O, I, 3, 3).
+
+    A stride-2 transposed convolution with the spatially flipped kernel (9 multiply-adds per input
+    pixel and channel pair), then the [1, 3, 3, 1] filter with gain 4 (folded into the weight) as a
+    depthwise 4x4 convolution with one pixel of zero padding: output (N, O, 2H, 2W).
+    """
+    if weight.shape[2:] != (3, 3):
+        raise ValueError(f'upsampling_conv: only 3x3 kernels, got {tuple(weight.shape[2:])}')
+    out = F.conv_transpose2d(x, weight.transpose(0, 1).flip([2, 3]) * 4, stride=2)
+    channels = out.shape[1]
+    kernel = fir_filter_2d().to(device=out.device, dtype=out.dtype).expand(channels, 1, 4, 4)
+    out = F.conv2d(out, kernel, bias, padding=1, groups=channels)
     return out
 
 
