@@ -14,8 +14,9 @@ calls. restorekit therefore registers a reducer (``copyreg``) that saves a buffe
 and rebuilds it with :func:`rebuild_history_buffer`, the one callable on the allow-list.
 """
 import copyreg
+import os
 import os.path as osp
-from typing import Any, List, Optional
+from typing import Any, BinaryIO, List, Optional, Union
 
 import numpy as np
 import torch
@@ -55,16 +56,21 @@ class UnsafeCheckpointError(RuntimeError):
     """Raised when a checkpoint needs a type outside :data:`SAFE_CHECKPOINT_GLOBALS`."""
 
 
-def safe_torch_load(filename: str, map_location: Optional[Any] = None) -> Any:
+def safe_torch_load(filename: Union[str, os.PathLike, BinaryIO],
+                    map_location: Optional[Any] = None) -> Any:
     """``torch.load`` with ``weights_only=True`` and restorekit's allow-list.
+
+    ``filename`` is a path or an open binary file (e.g. the bytes of a storage that a converter
+    found inside a foreign pickle).
 
     Raises:
         FileNotFoundError: no file at ``filename``.
         UnsafeCheckpointError: the file needs a type that is not allowed; it is not executed.
     """
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint {filename} can not be found')
+    if isinstance(filename, (str, os.PathLike)):
+        filename = osp.expanduser(os.fspath(filename))
+        if not osp.isfile(filename):
+            raise FileNotFoundError(f'checkpoint {filename} can not be found')
     try:
         with torch.serialization.safe_globals(SAFE_CHECKPOINT_GLOBALS):
             return torch.load(filename, map_location=map_location, weights_only=True)

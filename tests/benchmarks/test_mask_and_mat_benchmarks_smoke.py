@@ -25,6 +25,8 @@ def test_mask_statistics_smoke():
 @pytest.mark.parametrize('preset', ['mat_tiny'])
 def test_mat_speed_smoke(preset):
     result = _last_json('benchmarks/mat_speed.py', '--preset', preset, '--size', '64',
-                        '--repeats', '1', '--warmup', '0', '--threads', '1')
-    assert result['preset'] == preset and result['size'] == 64
+                        '--repeats', '1', '--warmup', '0', '--threads', '1', '--batch', '1',
+                        '2')
+    assert result['preset'] == preset and result['size'] == 128  # at least the nominal size
+    assert set(result['seconds_per_batch']) == {'1', '2'}
     assert result['seconds_per_image'] > 0

@@ -1,396 +1,503 @@
-"""MAT: Mask-Aware Transformer for large-hole inpainting, in plain PyTorch.
+"""MAT: Mask-Aware Transformer for large-hole inpainting, in the layout of the published weights.
 
-Written from the paper (Li et al., "MAT: Mask-Aware Transformer for Large Hole Image Inpainting",
-CVPR 2022) and the design facts of restorekit issue 3; no code of the original repository is used.
-See ``docs/mat.md`` for the architecture as implemented, the presets and the measured speed.
+Li et al., "MAT: Mask-Aware Transformer for Large Hole Image Inpainting" (CVPR 2022). The module
+tree, parameter names and order of operations follow the official generator (fenglinglwb/MAT at
+commit d273d89, ``Generator(z_dim=512, c_dim=0, w_dim=512, img_resolution=512, img_channels=3)``)
+so that its converted ``G_ema`` state dict loads key for key (see ``restorekit/converters/mat.py``)
+and gives the same output (``tests/models/inpainters/test_mat_golden.py``). The code is
+restorekit's own, written from those facts; nothing of the original repository is used.
 
-Generator = StyleGAN2 mapping network ``z -> w`` + two stages, each composited with the known
-pixels:
+Generator = mapping network ``z -> w`` + ``synthesis``, two stages composited with the known
+pixels (internal convention **1 = known, 0 = hole**):
 
-1. **Coarse stage** (:class:`MATCoarseStage`): partial-conv head, a U-shaped body of
-   mask-aware transformer stages on a token grid ``resolution / grid_size`` times smaller than the
-   image, style manipulation at the middle stage and a modulated-conv tail with skip ToRGB.
-2. **Refinement stage** (:class:`MATRefinementStage`): a convolutional U-Net with a StyleGAN2
-   skip-ToRGB decoder and per-pixel noise.
+1. ``synthesis.first_stage``: partial-conv head down to the token grid, a U of mask-aware
+   transformer layers (``tran``), style manipulation at the middle layer, and a StyleGAN2 decoder
+   (``dec_conv``) back to the image size.
+2. ``synthesis.enc`` / ``to_style`` / ``dec``: a convolutional U-Net down to 16 x 16 (at the nominal
+   size), the same style manipulation there, and a StyleGAN2 skip-ToRGB decoder with noise.
 
-Mask conventions: the public :meth:`MAT.forward` takes restorekit's mask (**1 = damaged**, see
-``docs/conventions.md``); internally everything uses MAT's own convention **1 = known (valid),
-0 = hole**, converted once at the boundary.
+Both style manipulations multiply the features by a Bernoulli(0.5) map (the original draws it with
+``F.dropout(..., training=True)`` from the global RNG, also at inference); here every draw (the
+two maps, ``z`` when not given, and random noise) comes from the ``torch.Generator`` passed to
+``forward``, in that order. See ``docs/mat.md``.
 """
 import math
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from restorekit.models.layers.partial_conv import PartialConv2d
-from restorekit.models.layers.stylegan import (EqualConv2d, EqualLinear, MappingNetwork, StyledConv,
-                                               ToRGB, inplace_allowed, random_bernoulli,
-                                               random_normal, resolution_levels, stylegan_channels,
-                                               upsample2x)
-from restorekit.models.layers.window_attention import MaskAwareTransformerLayer
+from restorekit.models.layers.partial_conv import Conv2dLayerPartial
+from restorekit.models.layers.stylegan import random_bernoulli, random_normal
+from restorekit.models.layers.stylegan_ada import (Conv2dLayer, FullyConnectedLayer, MappingNet,
+                                                   StyleConv, ToRGB, check_power_of_two_ratio,
+                                                   fir_channels)
+from restorekit.models.layers.window_attention import SwinTransformerBlock
 from restorekit.models.outputs import MultiStageInpainter, StageOutput
 from restorekit.models.step_seeded import StepSeededStage
 from restorekit.registry import INPAINTERS
 
 #: Seed of the generator used when ``forward`` gets ``generator=None`` in eval mode.
 DEFAULT_EVAL_SEED = 0
-#: Side of the map the global style encoders pool to before their FC layer.
-STYLE_POOL_SIZE = 4
+#: Side of the second stage's bottom feature map at the nominal resolution (fixed in MAT).
+REFINE_BOTTOM = 16
+#: Number of stride-2 convolutions of the second stage's global style encoder (16 -> 2).
+REFINE_STYLE_DOWNS = 3
+#: Probability of keeping a feature in the style manipulation (MAT's F.dropout(p=0.5)).
+STYLE_KEEP_PROBABILITY = 0.5
+NOISE_MODES = ('random', 'const', 'none')
 
 
-def _log2_ratio(owner: str, big: int, small: int, big_name: str, small_name: str) -> int:
-    ratio = big // small if small > 0 else 0
-    if small < 1 or big % small or ratio & (ratio - 1):
-        raise ValueError(f'{owner}: {big_name}={big} must be {small_name}={small} times a power '
-                         'of two')
-    return int(math.log2(ratio))
+def feature_to_tokens(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, H * W, C)."""
+    return x.flatten(2).transpose(1, 2)
 
 
-def channels_last(x: torch.Tensor) -> torch.Tensor:
-    """``x`` in channels-last layout: oneDNN's fast convolution layout on CPU, which also makes
-    the (N, H, W, C) token views of the transformer stages free of copies."""
-    return x.contiguous(memory_format=torch.channels_last)
+def tokens_to_feature(x: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
+    """(N, H * W, C) -> (N, C, H, W)."""
+    return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], grid[0], grid[1])
 
 
-def mix_with_style_noise(x: torch.Tensor, noise_value: torch.Tensor, keep_probability: float,
-                         generator: torch.Generator) -> torch.Tensor:
-    """MAT's style manipulation of a feature map: ``x * B + n * (1 - B)``.
-
-    ``B`` is an element-wise Bernoulli(``keep_probability``) map drawn from ``generator`` and ``n``
-    the style-derived value (N, C) broadcast over the map.
-    """
-    keep = random_bernoulli(x.shape, keep_probability, generator, x)
-    return x * keep + noise_value[:, :, None, None] * (1 - keep)
+def style_keep_map(shape: Sequence[int], generator: torch.Generator,
+                   like: torch.Tensor) -> torch.Tensor:
+    """MAT's {0, 1} style-manipulation map (``F.dropout(0.5 * ones, p=0.5)`` is 0 or 1)."""
+    return random_bernoulli(shape, STYLE_KEEP_PROBABILITY, generator, like)
 
 
-class GlobalStyleEncoder(nn.Module):
-    """Global image style: strided 3x3 convs, adaptive average pooling to 4x4 and an FC layer.
+class PatchMerging(nn.Module):
+    """Halve the token grid with a stride-2 partial convolution (``conv``)."""
 
-    Pooling to a fixed 4x4 map makes the style independent of the input size.
-
-    Args:
-        in_channels: Channels of the feature map.
-        out_dim: Width of the style vector.
-        num_down: Number of stride-2 convolutions.
-    """
-
-    def __init__(self, in_channels: int, out_dim: int, num_down: int = 2) -> None:
+    def __init__(self, dim: int) -> None:
         super().__init__()
-        self.convs = nn.Sequential(*[
-            EqualConv2d(in_channels, in_channels, 3, activation=True, stride=2)
-            for _ in range(num_down)
+        self.conv = Conv2dLayerPartial(dim, dim, 3, activation='lrelu', down=2)
+
+    def forward(self, x, grid, mask=None):
+        x, mask = self.conv(tokens_to_feature(x, grid),
+                            tokens_to_feature(mask, grid) if mask is not None else None)
+        return feature_to_tokens(x), tuple(x.shape[2:]), \
+            feature_to_tokens(mask) if mask is not None else None
+
+
+class PatchUpsampling(nn.Module):
+    """Double the token grid with a 2x upsampling convolution (``conv``; used without a mask)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.conv = Conv2dLayerPartial(dim, dim, 3, activation='lrelu', up=2)
+
+    def forward(self, x, grid, mask=None):
+        if mask is not None:
+            raise ValueError('PatchUpsampling: MAT upsamples only unmasked stages')
+        x, _ = self.conv(tokens_to_feature(x, grid))
+        return feature_to_tokens(x), tuple(x.shape[2:]), None
+
+
+class BasicLayer(nn.Module):
+    """One transformer stage: optional resampling, blocks alternating plain and shifted windows,
+    and a partial 3x3 conv; the stage input (after resampling) is added back."""
+
+    def __init__(self, dim: int, grid: int, depth: int, num_heads: int, window_size: int,
+                 mlp_ratio: float, downsample: Optional[nn.Module]) -> None:
+        super().__init__()
+        self.downsample = downsample
+        self.blocks = nn.ModuleList([
+            SwinTransformerBlock(dim, (grid, grid), num_heads, window_size,
+                                 0 if index % 2 == 0 else window_size // 2, mlp_ratio)
+            for index in range(depth)
         ])
-        self.fc = EqualLinear(in_channels * STYLE_POOL_SIZE**2, out_dim, activation=True)
+        self.conv = Conv2dLayerPartial(dim, dim, 3, activation='lrelu')
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Style (N, out_dim) of the feature map ``x`` (N, C, H, W)."""
-        x = F.adaptive_avg_pool2d(self.convs(x), STYLE_POOL_SIZE)
-        return self.fc(x.flatten(1))
+    def forward(self, x, grid, mask=None):
+        if self.downsample is not None:
+            x, grid, mask = self.downsample(x, grid, mask)
+        identity = x
+        for block in self.blocks:
+            x, mask = block(x, grid, mask)
+        x, mask = self.conv(tokens_to_feature(x, grid),
+                            tokens_to_feature(mask, grid) if mask is not None else None)
+        x = feature_to_tokens(x) + identity
+        return x, grid, feature_to_tokens(mask) if mask is not None else None
 
 
-class TransformerStage(nn.Module):
-    """One stage of MAT's body: transformer blocks, a partial 3x3 conv, plus the stage input."""
+class DecStyleBlock(nn.Module):
+    """First-stage decoder block: 2x upsampling StyleConv, + encoder skip, StyleConv, ToRGB."""
 
-    def __init__(self, dim: int, depth: int, num_heads: int, window_size: int,
-                 mlp_ratio: float) -> None:
+    def __init__(self, resolution: int, in_channels: int, out_channels: int, style_dim: int,
+                 img_channels: int) -> None:
         super().__init__()
-        self.blocks = MaskAwareTransformerLayer(dim, depth, num_heads, window_size, mlp_ratio)
-        self.conv = PartialConv2d(dim, dim, 3, activation=True)
+        self.conv0 = StyleConv(in_channels, out_channels, style_dim, resolution, up=2,
+                               use_noise=False)
+        self.conv1 = StyleConv(out_channels, out_channels, style_dim, resolution, use_noise=False)
+        self.toRGB = ToRGB(out_channels, img_channels, style_dim)
 
-    def forward(self, x: torch.Tensor,
-                mask: Optional[torch.Tensor]) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """Transform ``x`` (N, C, H, W) with ``mask`` (N, 1, H, W), 1 = valid, or None."""
-        tokens = x.permute(0, 2, 3, 1)
-        token_mask = mask.permute(0, 2, 3, 1) if mask is not None else None
-        tokens, token_mask = self.blocks(tokens, token_mask)
-        mask = token_mask.permute(0, 3, 1, 2) if token_mask is not None else None
-        out, mask = self.conv(tokens.permute(0, 3, 1, 2), mask)
-        return out + x, mask
+    def forward(self, x, img, style, skip):
+        x = self.conv0(x, style, noise_mode='none') + skip
+        x = self.conv1(x, style, noise_mode='none')
+        return x, self.toRGB(x, style, skip=img)
 
 
-class MATCoarseStage(nn.Module):
-    """MAT's first, transformer stage: ``(image, known mask, styles) -> coarse image``.
+class FirstStage(nn.Module):
+    """MAT's transformer stage ``(image, known, w) -> composited coarse image``.
 
-    Args mirror :class:`MAT`'s; ``style_dim`` is the width of the mapped ``w``.
+    Args mirror :class:`MAT`'s; ``img_channels`` is its ``in_channels``.
     """
 
-    def __init__(self, in_channels: int, resolution: int, grid_size: int, dim: int,
+    def __init__(self, img_channels: int, resolution: int, grid_size: int, dim: int,
                  depths: Sequence[int], window_sizes: Sequence[int], num_heads: int,
-                 mlp_ratio: float, masked_stages: int, style_dim: int, global_style_dim: int,
-                 channel_base: int, channel_max: int, keep_probability: float) -> None:
+                 mlp_ratio: float, w_dim: int) -> None:
         super().__init__()
-        owner = 'MAT'
-        if len(depths) % 2 != 1:
-            raise ValueError(f'{owner}: depths must have an odd number of stages (a U shape), '
+        if len(depths) % 2 != 1 or len(depths) < 3:
+            raise ValueError(f'MAT: depths must have an odd number (>= 3) of stages (a U shape), '
                              f'got {list(depths)}')
         if len(window_sizes) != len(depths):
-            raise ValueError(f'{owner}: window_sizes {list(window_sizes)} must have one entry per '
+            raise ValueError(f'MAT: window_sizes {list(window_sizes)} must have one entry per '
                              f'stage of depths {list(depths)}')
-        self.keep_probability = keep_probability
-        self.masked_stages = masked_stages
-        num_head_down = _log2_ratio(owner, resolution, grid_size, 'resolution', 'grid_size')
-        self.num_stage_down = len(depths) // 2
-        self.size_divisor = 2**(num_head_down + self.num_stage_down)
-
-        self.head = PartialConv2d(in_channels + 1, dim, 3, activation=True)
-        self.head_down = nn.ModuleList(
-            [PartialConv2d(dim, dim, 3, stride=2, activation=True) for _ in range(num_head_down)])
-        self.stages = nn.ModuleList([
-            TransformerStage(dim, depth, num_heads, window, mlp_ratio)
-            for depth, window in zip(depths, window_sizes)
+        down_time = check_power_of_two_ratio('MAT', resolution, grid_size,
+                                             ('resolution', 'grid_size'))
+        if down_time < 1:
+            raise ValueError(f'MAT: resolution={resolution} must be larger than '
+                             f'grid_size={grid_size}')
+        middle = len(depths) // 2
+        middle_grid = grid_size // 2**middle
+        if middle_grid < 2 or grid_size % 2**middle:
+            raise ValueError(f'MAT: grid_size={grid_size} cannot be halved {middle} times')
+        self.middle_grid = middle_grid
+        self.conv_first = Conv2dLayerPartial(img_channels + 1, dim, 3, activation='lrelu')
+        self.enc_conv = nn.ModuleList([
+            Conv2dLayerPartial(dim, dim, 3, activation='lrelu', down=2) for _ in range(down_time)
         ])
-        # Resampling between stages: stride-2 partial convs down, bilinear x2 + partial conv up.
-        self.down = nn.ModuleList([
-            PartialConv2d(dim, dim, 3, stride=2, activation=True)
-            for _ in range(self.num_stage_down)
-        ])
-        self.up = nn.ModuleList(
-            [PartialConv2d(dim, dim, 3, activation=True) for _ in range(self.num_stage_down)])
-        self.to_noise = EqualLinear(style_dim, dim)
-        self.style_encoder = GlobalStyleEncoder(dim, global_style_dim)
-
-        full_style_dim = style_dim + global_style_dim
-        levels = resolution_levels(resolution, grid_size)[::-1]  # grid ... resolution
-        widths = [min(dim, stylegan_channels(r, channel_base, channel_max)) for r in levels]
-        self.tail_first = StyledConv(dim, widths[0], full_style_dim, use_noise=False)
-        self.tail_first_rgb = ToRGB(widths[0], in_channels, full_style_dim)
-        self.tail = nn.ModuleList()
-        self.tail_rgb = nn.ModuleList()
-        for prev, width in zip(widths[:-1], widths[1:]):
-            self.tail.append(
-                nn.ModuleList([
-                    StyledConv(prev, width, full_style_dim, up=True, use_noise=False),
-                    StyledConv(width, width, full_style_dim, use_noise=False),
-                ]))
-            self.tail_rgb.append(ToRGB(width, in_channels, full_style_dim))
+        self.tran = nn.ModuleList()
+        grid = grid_size
+        for index, (depth, window) in enumerate(zip(depths, window_sizes)):
+            merge = None
+            if 0 < index <= middle:
+                grid, merge = grid // 2, PatchMerging(dim)
+            elif index > middle:
+                grid, merge = grid * 2, PatchUpsampling(dim)
+            self.tran.append(
+                BasicLayer(dim, grid, depth, num_heads, window, mlp_ratio, downsample=merge))
+        style_downs = int(math.log2(middle_grid))
+        self.down_conv = nn.Sequential(
+            *[Conv2dLayer(dim, dim, 3, activation='lrelu', down=2) for _ in range(style_downs)],
+            nn.AdaptiveAvgPool2d((1, 1)))
+        self.to_style = FullyConnectedLayer(dim, dim * 2, activation='lrelu')
+        self.ws_style = FullyConnectedLayer(w_dim, dim, activation='lrelu')
+        self.to_square = FullyConnectedLayer(dim, middle_grid * middle_grid, activation='lrelu')
+        style_dim = dim * 3
+        self.dec_conv = nn.ModuleList()
+        for _ in range(down_time):
+            grid *= 2
+            self.dec_conv.append(DecStyleBlock(grid, dim, dim, style_dim, img_channels))
+        #: Input sides must be multiples of this.
+        self.size_divisor = 2**(down_time + middle)
 
     def forward(self, image: torch.Tensor, known: torch.Tensor, w: torch.Tensor,
                 generator: torch.Generator) -> torch.Tensor:
-        """Coarse image (N, C, H, W) from ``image`` (N, C, H, W), ``known`` (N, 1, H, W) and w."""
-        x, mask = self.head(channels_last(torch.cat([known - 0.5, image * known], dim=1)), known)
-        for conv in self.head_down:
-            x, mask = conv(x, mask, masked_input=True)
-
-        middle = self.num_stage_down
-        skips = []
-        for index, stage in enumerate(self.stages):
-            if index >= self.masked_stages:
-                mask = None
-            if 0 < index <= middle:
-                x, mask = self.down[index - 1](x, mask)
-            elif index > middle:
-                if mask is not None:
-                    mask = F.interpolate(mask, scale_factor=2.0, mode='nearest')
-                x, mask = self.up[index - middle - 1](upsample2x(x), mask)
-                x = x + skips[len(self.stages) - 1 - index]
-            if index == middle:
-                x = mix_with_style_noise(x, self.to_noise(w), self.keep_probability, generator)
-            x, mask = stage(x, mask)
-            if index < middle:
+        x, mask = self.conv_first(torch.cat([known - 0.5, image * known], dim=1), known)
+        skips: List[torch.Tensor] = [x]
+        for index, block in enumerate(self.enc_conv):
+            x, mask = block(x, mask)
+            if index != len(self.enc_conv) - 1:
                 skips.append(x)
-            if index == middle:
-                global_style = self.style_encoder(x)
 
-        styles = torch.cat([w, global_style], dim=1)
-        x = self.tail_first(x, styles)
-        rgb = self.tail_first_rgb(x, styles)
-        for (conv_up, conv), to_rgb in zip(self.tail, self.tail_rgb):
-            x = conv(conv_up(x, styles), styles)
-            rgb = to_rgb(x, styles, skip=rgb)
-        return rgb
+        grid = tuple(x.shape[2:])
+        x, mask = feature_to_tokens(x), feature_to_tokens(mask)
+        middle = len(self.tran) // 2
+        for index, layer in enumerate(self.tran):
+            if index < middle:
+                x, grid, mask = layer(x, grid, mask)
+                skips.append(x)
+            elif index > middle:
+                x, grid, _ = layer(x, grid, None)
+                x = x + skips[middle - index]
+            else:
+                x, grid, _ = layer(x, grid, None)
+                keep = style_keep_map(x.shape, generator, x)
+                ws = self.ws_style(w)
+                noise = self.to_square(ws).unsqueeze(1)
+                noise = F.interpolate(noise, size=x.shape[1], mode='linear',
+                                      align_corners=False).squeeze(1).unsqueeze(-1)
+                x = x * keep + noise * (1 - keep)
+                global_style = self.to_style(self.down_conv(tokens_to_feature(x, grid)).flatten(1))
+                style = torch.cat([global_style, ws], dim=1)
+
+        x = tokens_to_feature(x, grid).contiguous()
+        img = None
+        for index, block in enumerate(self.dec_conv):
+            x, img = block(x, img, style, skips[len(self.dec_conv) - index - 1])
+        return img * (1 - known) + image * known
 
 
-class MATRefinementStage(nn.Module):
-    """MAT's second stage: conv U-Net on ``(known - 0.5, coarse composite, image * known)``.
+class EncFromRGB(nn.Module):
+    """Second-stage encoder input block: 1x1 conv, 3x3 conv."""
 
-    Encoder down to ``bottom`` (16 at 512), the same Bernoulli style-noise mixing as the coarse
-    stage, a global style encoder, and a StyleGAN2 skip-ToRGB decoder with per-pixel noise whose
-    styles are ``concat(w, global style)``; encoder features are added at every decoder level.
-    """
-
-    def __init__(self, in_channels: int, resolution: int, bottom: int, style_dim: int,
-                 global_style_dim: int, channel_base: int, channel_max: int,
-                 keep_probability: float) -> None:
+    def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
-        self.keep_probability = keep_probability
-        levels = resolution_levels(resolution, bottom)  # resolution ... bottom
-        self.size_divisor = 2**(len(levels) - 1)
-        width = {r: stylegan_channels(r, channel_base, channel_max) for r in levels}
-        self.from_image = EqualConv2d(2 * in_channels + 1, width[resolution], 1, activation=True)
-        self.encoder = nn.ModuleList([
-            nn.ModuleList([
-                EqualConv2d(width[r], width[r], 3, activation=True),
-                EqualConv2d(width[r], width[r // 2], 3, activation=True, stride=2),
-            ]) for r in levels[:-1]
+        self.conv0 = Conv2dLayer(in_channels, out_channels, 1, activation='lrelu')
+        self.conv1 = Conv2dLayer(out_channels, out_channels, 3, activation='lrelu')
+
+    def forward(self, x):
+        return self.conv1(self.conv0(x))
+
+
+class ConvBlockDown(nn.Module):
+    """Second-stage encoder block: 3x3 downsampling conv, 3x3 conv."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv0 = Conv2dLayer(in_channels, out_channels, 3, activation='lrelu', down=2)
+        self.conv1 = Conv2dLayer(out_channels, out_channels, 3, activation='lrelu')
+
+    def forward(self, x):
+        return self.conv1(self.conv0(x))
+
+
+class Encoder(nn.Module):
+    """Second-stage encoder, ``EncConv_Block_{r}x{r}`` from the image size down to 16."""
+
+    def __init__(self, resolution_log2: int, img_channels: int, channels) -> None:
+        super().__init__()
+        self.levels = list(range(resolution_log2, int(math.log2(REFINE_BOTTOM)) - 1, -1))
+        for level in self.levels:
+            side = 2**level
+            block = EncFromRGB(img_channels * 2 + 1, channels(level)) if level == resolution_log2 \
+                else ConvBlockDown(channels(level + 1), channels(level))
+            self.add_module(f'EncConv_Block_{side}x{side}', block)
+
+    def forward(self, x) -> Dict[int, torch.Tensor]:
+        features = {}
+        for level in self.levels:
+            x = getattr(self, f'EncConv_Block_{2**level}x{2**level}')(x)
+            features[level] = x
+        return features
+
+
+class ToStyle(nn.Module):
+    """Second-stage global style: three stride-2 convs, global average pooling, FC."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(*[
+            Conv2dLayer(in_channels, in_channels, 3, activation='lrelu', down=2)
+            for _ in range(REFINE_STYLE_DOWNS)
         ])
-        self.bottom_in = EqualConv2d(width[bottom], width[bottom], 3, activation=True)
-        self.to_noise = EqualLinear(style_dim, width[bottom])
-        self.bottom_out = EqualConv2d(width[bottom], width[bottom], 3, activation=True)
-        self.style_encoder = GlobalStyleEncoder(width[bottom], global_style_dim)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = FullyConnectedLayer(in_channels, out_channels, activation='lrelu')
 
-        full_style_dim = style_dim + global_style_dim
-        self.decoder_first = StyledConv(width[bottom], width[bottom], full_style_dim)
-        self.decoder_first_rgb = ToRGB(width[bottom], in_channels, full_style_dim)
-        self.decoder = nn.ModuleList()
-        self.decoder_rgb = nn.ModuleList()
-        for r in levels[-2::-1]:
-            self.decoder.append(
-                nn.ModuleList([
-                    StyledConv(width[r // 2], width[r], full_style_dim, up=True),
-                    StyledConv(width[r], width[r], full_style_dim),
-                ]))
-            self.decoder_rgb.append(ToRGB(width[r], in_channels, full_style_dim))
+    def forward(self, x):
+        return self.fc(self.pool(self.conv(x)).flatten(1))
 
-    def forward(self, image: torch.Tensor, known: torch.Tensor, coarse: torch.Tensor,
-                w: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Refined image from the coarse composite, the known mask and w."""
-        x = self.from_image(channels_last(torch.cat([known - 0.5, coarse, image * known], dim=1)))
-        skips = []
-        for conv, conv_down in self.encoder:
-            x = conv(x)
-            skips.append(x)
-            x = conv_down(x)
-        x = self.bottom_in(x)
-        x = mix_with_style_noise(x, self.to_noise(w), self.keep_probability, generator)
-        x = self.bottom_out(x)
-        styles = torch.cat([w, self.style_encoder(x)], dim=1)
 
-        x = self.decoder_first(x, styles, generator)
-        rgb = self.decoder_first_rgb(x, styles)
-        for (conv_up, conv), to_rgb, skip in zip(self.decoder, self.decoder_rgb, skips[::-1]):
-            x = conv_up(x, styles, generator)
-            x = x.add_(skip) if inplace_allowed() else x + skip
-            x = conv(x, styles, generator)
-            rgb = to_rgb(x, styles, skip=rgb)
-        return rgb
+class DecBlockFirstV2(nn.Module):
+    """Second-stage decoder at the bottom: conv, + encoder feature, StyleConv, ToRGB."""
+
+    def __init__(self, level: int, in_channels: int, out_channels: int, style_dim: int,
+                 img_channels: int) -> None:
+        super().__init__()
+        self.level = level
+        self.conv0 = Conv2dLayer(in_channels, in_channels, 3, activation='lrelu')
+        self.conv1 = StyleConv(in_channels, out_channels, style_dim, 2**level)
+        self.toRGB = ToRGB(out_channels, img_channels, style_dim)
+
+    def forward(self, x, style, features, noise_mode, generator):
+        x = self.conv0(x) + features[self.level]
+        x = self.conv1(x, style, noise_mode, generator)
+        return x, self.toRGB(x, style)
+
+
+class DecBlock(nn.Module):
+    """Second-stage decoder block: upsampling StyleConv, + encoder feature, StyleConv, ToRGB."""
+
+    def __init__(self, level: int, in_channels: int, out_channels: int, style_dim: int,
+                 img_channels: int) -> None:
+        super().__init__()
+        self.level = level
+        self.conv0 = StyleConv(in_channels, out_channels, style_dim, 2**level, up=2)
+        self.conv1 = StyleConv(out_channels, out_channels, style_dim, 2**level)
+        self.toRGB = ToRGB(out_channels, img_channels, style_dim)
+
+    def forward(self, x, img, style, features, noise_mode, generator):
+        x = self.conv0(x, style, noise_mode, generator) + features[self.level]
+        x = self.conv1(x, style, noise_mode, generator)
+        return x, self.toRGB(x, style, skip=img)
+
+
+class Decoder(nn.Module):
+    """Second-stage decoder ``Dec_16x16`` ... ``Dec_{r}x{r}`` (skip-ToRGB)."""
+
+    def __init__(self, resolution_log2: int, style_dim: int, img_channels: int, channels) -> None:
+        super().__init__()
+        bottom = int(math.log2(REFINE_BOTTOM))
+        self.levels = list(range(bottom + 1, resolution_log2 + 1))
+        self.add_module(f'Dec_{REFINE_BOTTOM}x{REFINE_BOTTOM}',
+                        DecBlockFirstV2(bottom, channels(bottom), channels(bottom), style_dim,
+                                        img_channels))
+        for level in self.levels:
+            self.add_module(f'Dec_{2**level}x{2**level}',
+                            DecBlock(level, channels(level - 1), channels(level), style_dim,
+                                     img_channels))
+
+    def forward(self, x, style, features, noise_mode, generator):
+        x, img = getattr(self, f'Dec_{REFINE_BOTTOM}x{REFINE_BOTTOM}')(x, style, features,
+                                                                        noise_mode, generator)
+        for level in self.levels:
+            block = getattr(self, f'Dec_{2**level}x{2**level}')
+            x, img = block(x, img, style, features, noise_mode, generator)
+        return img
+
+
+class SynthesisNet(nn.Module):
+    """Both stages: ``(image, known, w) -> (final composite, coarse composite)``."""
+
+    def __init__(self, img_channels: int, resolution: int, grid_size: int, dim: int,
+                 depths: Sequence[int], window_sizes: Sequence[int], num_heads: int,
+                 mlp_ratio: float, w_dim: int, channel_base: int, channel_max: int) -> None:
+        super().__init__()
+        resolution_log2 = check_power_of_two_ratio('MAT', resolution, REFINE_BOTTOM,
+                                                   ('resolution', 'the refinement bottom')) + 4
+        if resolution_log2 < 5:
+            raise ValueError(f'MAT: resolution must be at least 32, got {resolution}')
+
+        def channels(level: int) -> int:
+            return fir_channels(2**level, channel_base, channel_max)
+
+        self.first_stage = FirstStage(img_channels, resolution, grid_size, dim, depths,
+                                      window_sizes, num_heads, mlp_ratio, w_dim)
+        self.enc = Encoder(resolution_log2, img_channels, channels)
+        self.to_square = FullyConnectedLayer(w_dim, REFINE_BOTTOM * REFINE_BOTTOM,
+                                             activation='lrelu')
+        self.to_style = ToStyle(channels(4), channels(2) * 2)
+        self.dec = Decoder(resolution_log2, w_dim + channels(2) * 2, img_channels, channels)
+        self.size_divisor = max(self.first_stage.size_divisor, resolution // REFINE_BOTTOM)
+
+    def forward(self, image, known, w, noise_mode, generator) -> Tuple[torch.Tensor, torch.Tensor]:
+        coarse = self.first_stage(image, known, w, generator)
+        x = image * known + coarse * (1 - known)
+        features = self.enc(torch.cat([known - 0.5, x, image * known], dim=1))
+        bottom_level = int(math.log2(REFINE_BOTTOM))
+        bottom = features[bottom_level]
+        keep = style_keep_map(bottom.shape, generator, bottom)
+        noise = self.to_square(w).view(-1, 1, REFINE_BOTTOM, REFINE_BOTTOM)
+        noise = F.interpolate(noise, size=bottom.shape[2:], mode='bilinear', align_corners=False)
+        bottom = bottom * keep + noise * (1 - keep)
+        features[bottom_level] = bottom
+        global_style = self.to_style(bottom)
+        style = torch.cat([w, global_style], dim=1)
+        img = self.dec(bottom, style, features, noise_mode, generator)
+        return img * (1 - known) + image * known, coarse
+
+
+#: Named configurations; ``mat_base`` is the published generator (also the constructor defaults).
+MAT_PRESETS: Dict[str, Dict[str, object]] = {
+    'mat_tiny':
+    dict(resolution=128, grid_size=32, dim=32, depths=(1, 1, 2, 1, 1),
+         window_sizes=(8, 8, 8, 8, 8), num_heads=2, mlp_ratio=2.0, z_dim=64, w_dim=64,
+         mapping_layers=2, channel_base=2048, channel_max=32),
+    'mat_small':
+    dict(resolution=256, grid_size=32, dim=96, depths=(1, 2, 3, 2, 1),
+         window_sizes=(8, 8, 8, 8, 8), num_heads=4, mlp_ratio=2.0, z_dim=256, w_dim=256,
+         mapping_layers=4, channel_base=16384, channel_max=256),
+    'mat_base':
+    dict(resolution=512, grid_size=64, dim=180, depths=(2, 3, 4, 3, 2),
+         window_sizes=(8, 16, 16, 16, 8), num_heads=6, mlp_ratio=2.0, z_dim=512, w_dim=512,
+         mapping_layers=8, channel_base=32768, channel_max=512),
+}
 
 
 @INPAINTERS.register_module()
 class MAT(MultiStageInpainter, StepSeededStage):
-    """Mask-Aware Transformer inpainter (Li et al., CVPR 2022), any input size, seeded noise.
+    """Mask-Aware Transformer inpainter (Li et al., CVPR 2022) in the official weight layout.
 
     ``forward(image, mask)`` follows restorekit's inpainter interface: ``image`` (N, C, H, W) in
-    [-1, 1], ``mask`` (N, 1, H, W) with **1 = damaged**; internally MAT's 1 = known is used. The
-    input is padded (reflect, or replicate where reflect cannot) to a multiple of
-    :attr:`size_divisor` and the output cropped back, so odd and non-square sizes work.
+    [-1, 1], ``mask`` (N, 1, H, W) with **1 = damaged**. Beyond the original: any input size
+    (padded, reflect or replicate, to a multiple of :attr:`size_divisor` and at least
+    ``resolution``, then cropped back), every random draw from an injected ``torch.Generator``,
+    named presets, greyscale (``in_channels=1``) models, and an output clamped to [-1, 1] in eval
+    mode. :meth:`synthesize` is the original's computation itself (no padding, no clamp).
+
+    The defaults are the published generator (``preset='mat_base'``, 61.6M parameters with
+    ``in_channels=3``). ``preset`` names a configuration of :data:`MAT_PRESETS`; arguments given
+    explicitly override it.
 
     Args:
-        in_channels: Image channels, 1 (grey) or 3 (RGB).
-        resolution: Nominal training resolution; fixes the number of down/up-sampling steps
-            (``log2(resolution / grid_size)`` in the head, ``log2(resolution / refine_bottom)`` in
-            the refinement encoder) and the StyleGAN2 channel schedule. Other input sizes work
-            (the grid is then ``input / (resolution / grid_size)``).
-        grid_size: Side of the token grid at ``resolution`` (64 at 512).
-        dim: Token width of the transformer (180).
-        depths: Blocks per transformer stage; an odd count, U-shaped ([2, 3, 4, 3, 2]).
-        window_sizes: Attention window per stage ([8, 16, 16, 16, 8]).
-        num_heads: Attention heads (6).
-        mlp_ratio: MLP hidden width relative to ``dim`` (2).
-        masked_stages: Number of leading transformer stages driven by the mask (2).
-        z_dim: Latent width (512).
-        w_dim: Mapped style width (512).
-        mapping_layers: FC layers of the mapping network (8).
-        mapping_lr_multiplier: Learning-rate multiplier of the mapping network (0.01).
-        global_style_dim: Width of each stage's global image style, concatenated with w (512).
-        channel_base: StyleGAN2 channel schedule ``min(channel_base / res, channel_max)`` of the
-            conv tail (capped at ``dim``) and the refinement U-Net (32768).
-        channel_max: See ``channel_base`` (512).
-        use_refinement: Run the second, convolutional stage (True).
-        refine_bottom: Resolution of the refinement encoder's bottom at ``resolution`` (16).
-        noise_keep_probability: P(keep the feature) of the Bernoulli style-noise mixing (0.5;
-            1.0 disables the mixing).
+        in_channels: Image channels, 1 (grey) or 3 (RGB; the published weights).
+        resolution: Nominal image side; fixes the number of down/upsampling steps and the sizes
+            of the constant noise and shift-mask buffers.
+        grid_size: Side of the transformer's token grid at ``resolution``.
+        dim: Token width of the transformer (and of the first stage's convolutions).
+        depths: Blocks per transformer stage; an odd count (a U: halving, then doubling).
+        window_sizes: Attention window per stage.
+        num_heads: Attention heads.
+        mlp_ratio: MLP hidden width relative to ``dim``.
+        z_dim: Latent width.
+        w_dim: Mapped style width.
+        mapping_layers: FC layers of the mapping network.
+        channel_base: Second stage's channel schedule ``min(channel_base / side, channel_max)``.
+        channel_max: See ``channel_base``.
         train_seed: Base seed of the generator used in training when none is passed: call ``k``
             uses ``train_seed + k`` (a plain counter, so the module deep-copies for EMA).
-        eval_seed: Seed used in eval mode when no generator is passed; outputs are then
-            deterministic.
-        preset: Name of a preset (``'mat_tiny'``, ``'mat_small'``, ``'mat_base'``) providing the
-            defaults; explicit arguments override it.
+        eval_seed: Seed used in eval mode when no generator is passed.
+        preset: None, or a name of :data:`MAT_PRESETS` (``'mat_tiny'``, ``'mat_small'``,
+            ``'mat_base'``).
     """
+
+    stage_names = ('stage1', )
+
+    def set_train_step(self, step: int) -> None:
+        """Number the next training call ``step`` (its seed is ``train_seed + step``); the
+        Restorer calls this before each training pass, so a resumed run draws the same noise."""
+        self._train_calls = int(step)
 
     def __init__(self,
                  in_channels: int = 1,
-                 resolution: Optional[int] = None,
-                 grid_size: Optional[int] = None,
-                 dim: Optional[int] = None,
-                 depths: Optional[Sequence[int]] = None,
-                 window_sizes: Optional[Sequence[int]] = None,
-                 num_heads: Optional[int] = None,
-                 mlp_ratio: Optional[float] = None,
-                 masked_stages: Optional[int] = None,
-                 z_dim: Optional[int] = None,
-                 w_dim: Optional[int] = None,
-                 mapping_layers: Optional[int] = None,
-                 mapping_lr_multiplier: Optional[float] = None,
-                 global_style_dim: Optional[int] = None,
-                 channel_base: Optional[int] = None,
-                 channel_max: Optional[int] = None,
-                 use_refinement: Optional[bool] = None,
-                 refine_bottom: Optional[int] = None,
-                 noise_keep_probability: Optional[float] = None,
+                 *,
+                 resolution: int = 512,
+                 grid_size: int = 64,
+                 dim: int = 180,
+                 depths: Sequence[int] = (2, 3, 4, 3, 2),
+                 window_sizes: Sequence[int] = (8, 16, 16, 16, 8),
+                 num_heads: int = 6,
+                 mlp_ratio: float = 2.0,
+                 z_dim: int = 512,
+                 w_dim: int = 512,
+                 mapping_layers: int = 8,
+                 channel_base: int = 32768,
+                 channel_max: int = 512,
                  train_seed: int = 0,
                  eval_seed: int = DEFAULT_EVAL_SEED,
-                 preset: str = 'mat_base') -> None:
+                 preset: Optional[str] = None) -> None:
         super().__init__()
-        if preset not in MAT_PRESETS:
-            raise ValueError(f'MAT: unknown preset {preset!r}; choose one of {sorted(MAT_PRESETS)}')
-        given = dict(
-            resolution=resolution,
-            grid_size=grid_size,
-            dim=dim,
-            depths=depths,
-            window_sizes=window_sizes,
-            num_heads=num_heads,
-            mlp_ratio=mlp_ratio,
-            masked_stages=masked_stages,
-            z_dim=z_dim,
-            w_dim=w_dim,
-            mapping_layers=mapping_layers,
-            mapping_lr_multiplier=mapping_lr_multiplier,
-            global_style_dim=global_style_dim,
-            channel_base=channel_base,
-            channel_max=channel_max,
-            use_refinement=use_refinement,
-            refine_bottom=refine_bottom,
-            noise_keep_probability=noise_keep_probability)
-        config = dict(MAT_PRESETS[preset])
-        config.update({key: value for key, value in given.items() if value is not None})
+        given = dict(resolution=resolution, grid_size=grid_size, dim=dim, depths=depths,
+                     window_sizes=window_sizes, num_heads=num_heads, mlp_ratio=mlp_ratio,
+                     z_dim=z_dim, w_dim=w_dim, mapping_layers=mapping_layers,
+                     channel_base=channel_base, channel_max=channel_max)
+        config = dict(given)
+        if preset is not None:
+            if preset not in MAT_PRESETS:
+                raise ValueError(f'MAT: unknown preset {preset!r}; choose one of '
+                                 f'{sorted(MAT_PRESETS)}')
+            # The preset replaces the defaults; arguments that differ from them were given.
+            defaults = MAT_PRESETS['mat_base']
+            config = dict(MAT_PRESETS[preset])
+            config.update({key: value for key, value in given.items()
+                           if _differs(value, defaults[key])})
         if in_channels not in (1, 3):
             raise ValueError(f'MAT: in_channels must be 1 (grey) or 3 (RGB), got {in_channels}')
-        if not 0.0 <= config['noise_keep_probability'] <= 1.0:
-            raise ValueError('MAT: noise_keep_probability must be in [0, 1], got '
-                             f"{config['noise_keep_probability']}")
         config['depths'] = tuple(config['depths'])
         config['window_sizes'] = tuple(config['window_sizes'])
         self.config: Dict[str, object] = dict(config, in_channels=in_channels, preset=preset)
         self.in_channels = in_channels
-        self.train_seed = int(train_seed)
-        self.eval_seed = int(eval_seed)
+        self.resolution = int(config['resolution'])
+        self.train_seed, self.eval_seed = int(train_seed), int(eval_seed)
         self._train_calls = 0
-
-        self.mapping = MappingNetwork(config['z_dim'], config['w_dim'], config['mapping_layers'],
-                                      config['mapping_lr_multiplier'])
-        self.coarse = MATCoarseStage(in_channels, config['resolution'], config['grid_size'],
-                                     config['dim'], config['depths'], config['window_sizes'],
-                                     config['num_heads'], config['mlp_ratio'],
-                                     config['masked_stages'], config['w_dim'],
-                                     config['global_style_dim'], config['channel_base'],
-                                     config['channel_max'], config['noise_keep_probability'])
-        self.refinement = MATRefinementStage(
-            in_channels, config['resolution'], config['refine_bottom'], config['w_dim'],
-            config['global_style_dim'], config['channel_base'], config['channel_max'],
-            config['noise_keep_probability']) if config['use_refinement'] else None
-        divisors = [self.coarse.size_divisor]
-        if self.refinement is not None:
-            divisors.append(self.refinement.size_divisor)
-        #: Input sizes are padded up to a multiple of this.
-        self.size_divisor = max(divisors)
-
-    @classmethod
-    def from_preset(cls, preset: str, **overrides) -> 'MAT':
-        """Build a preset (``'mat_tiny'``, ``'mat_small'``, ``'mat_base'``) with overrides."""
-        return cls(preset=preset, **overrides)
+        self.mapping = MappingNet(config['z_dim'], config['w_dim'], config['mapping_layers'])
+        self.synthesis = SynthesisNet(in_channels, config['resolution'], config['grid_size'],
+                                      config['dim'], config['depths'], config['window_sizes'],
+                                      config['num_heads'], config['mlp_ratio'], config['w_dim'],
+                                      config['channel_base'], config['channel_max'])
+        #: Input sides are padded up to a multiple of this (and to at least ``resolution``).
+        self.size_divisor = self.synthesis.size_divisor
 
     def resolve_generator(self, generator: Optional[torch.Generator]) -> torch.Generator:
         """The generator of this call: the given one, else a seeded one (see class docstring)."""
@@ -406,62 +513,74 @@ class MAT(MultiStageInpainter, StepSeededStage):
             seed = self.eval_seed
         return torch.Generator().manual_seed(seed)
 
-    stage_names = ('stage1', )
+    def synthesize(self, image: torch.Tensor, known: torch.Tensor, z: torch.Tensor,
+                   generator: torch.Generator, noise_mode: str = 'random',
+                   truncation_psi: float = 1.0) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The original generator's computation: ``(final, coarse)`` composites, unclamped.
 
-    def set_train_step(self, step: int) -> None:
-        """Number the next training call ``step`` (its seed is ``train_seed + step``)."""
-        self._train_calls = int(step)
+        Args:
+            image: (N, C, H, W) in [-1, 1]; H, W multiples of :attr:`size_divisor`, at least
+                ``resolution``.
+            known: (N, 1, H, W), MAT's convention **1 = known, 0 = hole**.
+            z: Latents (N, z_dim).
+            generator: Source of the two style-manipulation maps (drawn in that order) and, with
+                ``noise_mode='random'``, of the decoder's noise maps.
+            noise_mode: ``'random'``, ``'const'`` (the ``noise_const`` buffers) or ``'none'``.
+            truncation_psi: Truncation toward ``mapping.w_avg`` (1 = none).
+        """
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f'MAT: noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}')
+        w = self.mapping(z, truncation_psi)
+        return self.synthesis(image, known, w, noise_mode, generator)
 
-    def forward(self,
-                image: torch.Tensor,
-                mask: Optional[torch.Tensor] = None,
-                generator: Optional[torch.Generator] = None,
-                return_stages: bool = False) -> Union[torch.Tensor, StageOutput]:
-        """Inpaint ``image`` where ``mask`` is 1: the final output, or with ``return_stages``
-        the :class:`StageOutput` of :meth:`forward_stages`."""
-        output = self.forward_stages(image, mask, generator)
-        return output if return_stages else output.final
-
-    def forward_stages(self,
-                       image: torch.Tensor,
-                       mask: Optional[torch.Tensor] = None,
-                       generator: Optional[torch.Generator] = None) -> StageOutput:
-        """Inpaint ``image`` where ``mask`` is 1.
+    def forward_stages(self, image: torch.Tensor, mask: Optional[torch.Tensor] = None,
+                       generator: Optional[torch.Generator] = None,
+                       z: Optional[torch.Tensor] = None, noise_mode: str = 'random',
+                       truncation_psi: float = 1.0) -> StageOutput:
+        """Inpaint ``image`` where ``mask`` is 1; the coarse composite is ``stages['stage1']``.
 
         Args:
             image: (N, C, H, W) in [-1, 1], any H, W >= 1.
             mask: (N, 1, H, W), **1 = damaged** (values >= 0.5 count as damaged).
-            generator: Source of every random draw (latent z, Bernoulli maps, noise maps). None:
-                in eval mode a generator seeded with ``eval_seed`` (deterministic output); in
-                training ``train_seed`` plus a call counter.
+            generator: Source of every random draw: ``z`` (unless given), the two
+                style-manipulation maps, the noise maps (``noise_mode='random'``). None: in eval
+                mode a generator seeded with ``eval_seed``; in training ``train_seed`` plus a call
+                counter.
+            z: Latents (N, z_dim); drawn from ``generator`` when None.
+            noise_mode: See :meth:`synthesize`.
+            truncation_psi: See :meth:`synthesize`.
 
         Returns:
-            ``StageOutput(final, {'stage1': coarse})``: the composited output (N, C, H, W) and
-            the coarse stage's composited output (clamped to [-1, 1] in eval mode; unclamped in
-            training, as in StyleGAN2).
+            :class:`StageOutput` with the final composite (clamped to [-1, 1] in eval mode;
+            unclamped in training, as in StyleGAN2) and ``{'stage1': coarse composite}``.
         """
         self._check_inputs(image, mask)
         generator = self.resolve_generator(generator)
         height, width = image.shape[2:]
         known = (mask < 0.5).to(image.dtype)  # MAT's convention: 1 = known, 0 = hole
-        padded = pad_to_multiple(torch.cat([image, known], dim=1), self.size_divisor)
+        padded = pad_to_size(torch.cat([image, known], dim=1),
+                             padded_side(height, self.size_divisor, self.resolution),
+                             padded_side(width, self.size_divisor, self.resolution))
         image_p, known_p = padded[:, :-1].contiguous(), padded[:, -1:].contiguous()
-
-        z = random_normal((image.shape[0], self.mapping.z_dim), generator, image_p)
-        w = self.mapping(z)
-        coarse = self.coarse(image_p, known_p, w, generator)
-        coarse = coarse * (1 - known_p) + image_p * known_p
-        output = coarse
-        if self.refinement is not None:
-            refined = self.refinement(image_p, known_p, coarse, w, generator)
-            output = refined * (1 - known_p) + image_p * known_p
-
+        if z is None:
+            z = random_normal((image.shape[0], self.mapping.z_dim), generator, image_p)
+        elif tuple(z.shape) != (image.shape[0], self.mapping.z_dim):
+            raise ValueError(f'MAT: z must be ({image.shape[0]}, {self.mapping.z_dim}), got '
+                             f'{tuple(z.shape)}')
+        output, coarse = self.synthesize(image_p, known_p, z, generator, noise_mode,
+                                         truncation_psi)
         output = output[:, :, :height, :width]
         coarse = coarse[:, :, :height, :width]
         if not self.training:
-            output = output.clamp(-1.0, 1.0)
-            coarse = coarse.clamp(-1.0, 1.0)
-        return StageOutput(output, {'stage1': coarse})
+            output, coarse = output.clamp(-1.0, 1.0), coarse.clamp(-1.0, 1.0)
+        return StageOutput(final=output, stages={'stage1': coarse})
+
+    def forward(self, image: torch.Tensor, mask: Optional[torch.Tensor] = None,
+                generator: Optional[torch.Generator] = None, return_stages: bool = False,
+                **kwargs) -> Union[torch.Tensor, StageOutput]:
+        """:meth:`forward_stages`, returning only the final output unless ``return_stages``."""
+        output = self.forward_stages(image, mask, generator, **kwargs)
+        return output if return_stages else output.final
 
     def _check_inputs(self, image: torch.Tensor, mask: Optional[torch.Tensor]) -> None:
         if mask is None:
@@ -479,95 +598,32 @@ class MAT(MultiStageInpainter, StepSeededStage):
         return ', '.join(f'{key}={value}' for key, value in self.config.items())
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Pad ``x`` (N, C, H, W) at the bottom and right to multiples of ``multiple``.
+def _differs(value, default) -> bool:
+    if isinstance(value, (list, tuple)) and isinstance(default, (list, tuple)):
+        return tuple(value) != tuple(default)
+    return value != default
+
+
+def padded_side(side: int, multiple: int, minimum: int) -> int:
+    """The smallest multiple of ``multiple`` that is at least ``max(side, minimum)``."""
+    side = max(side, minimum)
+    return -(-side // multiple) * multiple
+
+
+def pad_to_size(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Pad ``x`` (N, C, H, W) at the bottom and right to (height, width).
 
     Uses reflection, or edge replication where the padding is not smaller than the image (reflect
     cannot pad that far).
     """
-    height, width = x.shape[2:]
-    pad_h, pad_w = -height % multiple, -width % multiple
+    pad_h, pad_w = height - x.shape[2], width - x.shape[3]
     if pad_h or pad_w:
-        mode = 'reflect' if pad_h < height and pad_w < width else 'replicate'
+        mode = 'reflect' if pad_h < x.shape[2] and pad_w < x.shape[3] else 'replicate'
         x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
     return x
 
 
-#: Named configurations. ``mat_base`` is the paper's 512x512 generator.
-MAT_PRESETS: Dict[str, Dict[str, object]] = {
-    'mat_tiny':
-    dict(
-        resolution=128,
-        grid_size=32,
-        dim=32,
-        depths=(1, 1, 2, 1, 1),
-        window_sizes=(8, 8, 8, 8, 8),
-        num_heads=2,
-        mlp_ratio=2.0,
-        masked_stages=2,
-        z_dim=64,
-        w_dim=64,
-        mapping_layers=2,
-        mapping_lr_multiplier=0.01,
-        global_style_dim=64,
-        channel_base=2048,
-        channel_max=32,
-        use_refinement=True,
-        refine_bottom=16,
-        noise_keep_probability=0.5),
-    'mat_small':
-    dict(
-        resolution=256,
-        grid_size=32,
-        dim=96,
-        depths=(1, 2, 3, 2, 1),
-        window_sizes=(8, 8, 8, 8, 8),
-        num_heads=4,
-        mlp_ratio=2.0,
-        masked_stages=2,
-        z_dim=256,
-        w_dim=256,
-        mapping_layers=4,
-        mapping_lr_multiplier=0.01,
-        global_style_dim=256,
-        channel_base=16384,
-        channel_max=256,
-        use_refinement=True,
-        refine_bottom=16,
-        noise_keep_probability=0.5),
-    'mat_base':
-    dict(
-        resolution=512,
-        grid_size=64,
-        dim=180,
-        depths=(2, 3, 4, 3, 2),
-        window_sizes=(8, 16, 16, 16, 8),
-        num_heads=6,
-        mlp_ratio=2.0,
-        masked_stages=2,
-        z_dim=512,
-        w_dim=512,
-        mapping_layers=8,
-        mapping_lr_multiplier=0.01,
-        global_style_dim=512,
-        channel_base=32768,
-        channel_max=512,
-        use_refinement=True,
-        refine_bottom=16,
-        noise_keep_probability=0.5),
-}
-
-
-def mat_tiny(**overrides) -> MAT:
-    """A MAT that trains on a CPU at 128-256 px (dim 32, grid 32 at 128, 6 blocks)."""
-    return MAT(preset='mat_tiny', **overrides)
-
-
-def mat_small(**overrides) -> MAT:
-    """A mid-size MAT for 256 px (dim 96, grid 32 at 256, 9 blocks)."""
-    return MAT(preset='mat_small', **overrides)
-
-
-def mat_base(**overrides) -> MAT:
-    """The paper's MAT generator at 512 px (dim 180, grid 64, depths [2, 3, 4, 3, 2])."""
-    return MAT(preset='mat_base', **overrides)
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Pad ``x`` (N, C, H, W) at the bottom and right to multiples of ``multiple``."""
+    return pad_to_size(x, padded_side(x.shape[2], multiple, 1),
+                       padded_side(x.shape[3], multiple, 1))

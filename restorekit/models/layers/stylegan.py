@@ -1,4 +1,5 @@
-"""StyleGAN2 building blocks, in plain PyTorch, for MAT and its discriminator.
+"""StyleGAN2 building blocks, in plain PyTorch, for the discriminators (MAT's generator uses
+the StyleGAN2-ADA layout of ``stylegan_ada.py``).
 
 Follows Karras et al., "Analyzing and Improving the Image Quality of StyleGAN" (CVPR 2020):
 
@@ -8,14 +9,13 @@ Follows Karras et al., "Analyzing and Improving the Image Quality of StyleGAN" (
 * LeakyReLU(0.2) is always used with StyleGAN's gain ``sqrt(2)``; the gain is folded into the
   preceding layer's weight and bias scale (``lrelu(g * y) = g * lrelu(y)`` for ``g > 0``), so it
   costs nothing.
-* Resampling uses the binomial [1, 3, 3, 1] filter: 2x upsampling is
-  ``F.interpolate(mode='bilinear', align_corners=False)`` (exactly that filter, with edge clamping)
-  and the discriminator's 2x downsampling blurs with it before a stride-2 convolution.
+* The discriminator's 2x downsampling blurs with the binomial [1, 3, 3, 1] filter before a
+  stride-2 convolution.
 * Random numbers (mapping latents, noise maps) come only from an explicit :class:`torch.Generator`
   through :func:`random_normal` / :func:`random_bernoulli`.
 """
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -123,11 +123,6 @@ def blur(x: torch.Tensor) -> torch.Tensor:
     return F.conv2d(x, kernel, padding=1, groups=channels)
 
 
-def upsample2x(x: torch.Tensor) -> torch.Tensor:
-    """2x upsampling with the [1, 3, 3, 1] filter (bilinear interpolation, edges clamped)."""
-    return F.interpolate(x, scale_factor=2.0, mode='bilinear', align_corners=False)
-
-
 class EqualConv2d(nn.Module):
     """Convolution with equalized learning rate, optional 2x downsampling and LeakyReLU.
 
@@ -179,168 +174,6 @@ class EqualConv2d(nn.Module):
     def extra_repr(self) -> str:
         return (f'{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, '
                 f'down={self.down}, stride={self.stride}, activation={self.activation}')
-
-
-class MappingNetwork(nn.Module):
-    """StyleGAN2 mapping network ``z -> w``: 2nd-moment normalisation then FC + LeakyReLU layers.
-
-    Args:
-        z_dim: Latent width (512 in StyleGAN2 and MAT).
-        w_dim: Style width (512).
-        num_layers: Number of FC layers (8).
-        lr_multiplier: Learning-rate multiplier of every layer (0.01).
-    """
-
-    def __init__(self,
-                 z_dim: int = 512,
-                 w_dim: int = 512,
-                 num_layers: int = 8,
-                 lr_multiplier: float = 0.01) -> None:
-        super().__init__()
-        if num_layers < 1:
-            raise ValueError(f'MappingNetwork: num_layers must be >= 1, got {num_layers}')
-        self.z_dim = z_dim
-        self.w_dim = w_dim
-        widths = [z_dim] + [w_dim] * num_layers
-        self.layers = nn.Sequential(*[
-            EqualLinear(widths[i], widths[i + 1], lr_multiplier=lr_multiplier, activation=True)
-            for i in range(num_layers)
-        ])
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Map latents (N, z_dim) to styles (N, w_dim)."""
-        return self.layers(normalize_2nd_moment(z))
-
-
-class ModulatedConv2d(nn.Module):
-    """StyleGAN2 modulated (and optionally demodulated) convolution, optional 2x upsampling.
-
-    The per-sample weight ``w'[o, i] = w[o, i] * s[i]`` and demodulation
-    ``w''[o] = w'[o] / ||w'[o]||`` are computed without grouped convolution: for a batch of one the
-    style and demodulation are folded into the weight (one plain conv); for larger batches the
-    input is scaled by ``s`` and the output by the demodulation factors (StyleGAN2's non-fused
-    path), which is mathematically the same.
-
-    Args:
-        in_channels: Input channels.
-        out_channels: Output channels.
-        kernel_size: Square kernel size (odd).
-        style_dim: Width of the style vector fed to the affine layer.
-        demodulate: Normalise each output filter (False for ToRGB).
-        up: Upsample the input 2x (bilinear = [1, 3, 3, 1] filter) before the convolution.
-    """
-
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 kernel_size: int,
-                 style_dim: int,
-                 demodulate: bool = True,
-                 up: bool = False) -> None:
-        super().__init__()
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = kernel_size
-        self.demodulate = demodulate
-        self.up = up
-        self.affine = EqualLinear(style_dim, in_channels, bias_init=1.0)
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
-        self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
-
-    def forward(self,
-                x: torch.Tensor,
-                style: torch.Tensor,
-                gain: float = 1.0,
-                bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Convolve ``x`` (N, in, H, W) modulated by ``style`` (N, style_dim).
-
-        ``gain`` multiplies the result and ``bias`` (out, ) is added after it; both are folded
-        into the convolution, so they cost no extra pass over the feature map.
-        """
-        styles = self.affine(style)  # (N, in)
-        weight = self.weight * self.weight_gain
-        padding = self.kernel_size // 2
-        if self.up:
-            x = upsample2x(x)
-        if self.demodulate:
-            # ||w[o] * s||^2 = sum_i s_i^2 * sum_kk w[o, i]^2
-            scale = (styles.square() @ weight.square().sum(dim=(2, 3)).t() + 1e-8).rsqrt() * gain
-        else:
-            scale = None
-        if x.shape[0] == 1:
-            weight = weight * styles.view(1, -1, 1, 1)
-            if scale is not None:
-                weight = weight * scale.view(-1, 1, 1, 1)
-            elif gain != 1.0:
-                weight = weight * gain
-            return F.conv2d(x, weight, bias, padding=padding)
-        x = F.conv2d(x * styles[:, :, None, None], weight, padding=padding)
-        if scale is None:
-            scale = torch.full((x.shape[0], x.shape[1]), gain, device=x.device, dtype=x.dtype)
-        if bias is None:
-            return x * scale[:, :, None, None]
-        return torch.addcmul(bias.view(1, -1, 1, 1), x, scale[:, :, None, None])
-
-    def extra_repr(self) -> str:
-        return (f'{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, '
-                f'demodulate={self.demodulate}, up={self.up}')
-
-
-class StyledConv(nn.Module):
-    """Modulated 3x3 convolution, optional per-pixel noise, bias and LeakyReLU (StyleGAN2 layer).
-
-    Args:
-        in_channels: Input channels.
-        out_channels: Output channels.
-        style_dim: Style width.
-        up: Upsample 2x first.
-        use_noise: Add per-pixel Gaussian noise scaled by a learned strength (initially 0).
-    """
-
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 style_dim: int,
-                 up: bool = False,
-                 use_noise: bool = True) -> None:
-        super().__init__()
-        self.conv = ModulatedConv2d(in_channels, out_channels, 3, style_dim, up=up)
-        self.use_noise = use_noise
-        self.noise_strength = nn.Parameter(torch.zeros(())) if use_noise else None
-        self.bias = nn.Parameter(torch.zeros(out_channels))
-
-    def forward(self,
-                x: torch.Tensor,
-                style: torch.Tensor,
-                generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """Apply the layer; noise (if enabled) is drawn from ``generator`` (None = no noise)."""
-        # StyleGAN's LeakyReLU gain sqrt(2) multiplies conv + noise + bias; it is folded into the
-        # convolution, the bias and the noise strength.
-        x = self.conv(x, style, gain=LRELU_GAIN, bias=self.bias * LRELU_GAIN)
-        if self.use_noise and generator is not None:
-            noise = random_normal((x.shape[0], 1, x.shape[2], x.shape[3]), generator, x)
-            noise = noise * (self.noise_strength * LRELU_GAIN)
-            x = x.add_(noise) if inplace_allowed() else x + noise
-        return lrelu(x)
-
-
-class ToRGB(nn.Module):
-    """StyleGAN2 output layer: modulated 1x1 convolution without demodulation, plus a bias."""
-
-    def __init__(self, in_channels: int, out_channels: int, style_dim: int) -> None:
-        super().__init__()
-        self.conv = ModulatedConv2d(in_channels, out_channels, 1, style_dim, demodulate=False)
-        self.bias = nn.Parameter(torch.zeros(out_channels))
-
-    def forward(self,
-                x: torch.Tensor,
-                style: torch.Tensor,
-                skip: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Image of ``x``; ``skip`` (the previous, coarser image) is upsampled 2x and added."""
-        out = self.conv(x, style, bias=self.bias)
-        if skip is not None:
-            out = out + upsample2x(skip)
-        return out
 
 
 def minibatch_std(x: torch.Tensor, group_size: int = 4, num_channels: int = 1) -> torch.Tensor:

@@ -1,14 +1,12 @@
-"""StyleGAN2 building blocks: equalized lr, modulation paths, resampling, minibatch std, noise."""
+"""StyleGAN2 discriminator building blocks: equalized lr, minibatch std, random draws."""
 import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from restorekit.models.layers.stylegan import (DiscriminatorBlock, EqualConv2d, EqualLinear,
-                                               MappingNetwork, ModulatedConv2d, StyledConv, ToRGB,
                                                minibatch_std, random_bernoulli, random_normal,
-                                               resolution_levels, stylegan_channels, upsample2x)
+                                               resolution_levels, stylegan_channels)
 
 
 def test_equal_linear_scales_weights_at_run_time_with_the_lr_multiplier():
@@ -19,67 +17,6 @@ def test_equal_linear_scales_weights_at_run_time_with_the_lr_multiplier():
     torch.testing.assert_close(layer(torch.zeros(2, 16)), torch.ones(2, 4))
     x = torch.randn(3, 16)
     torch.testing.assert_close(layer(x), x @ effective.t() + 1.0)
-
-
-def test_mapping_network_is_deterministic_and_normalises_z():
-    mapping = MappingNetwork(z_dim=8, w_dim=6, num_layers=3)
-    assert len(mapping.layers) == 3
-    z = torch.randn(2, 8)
-    # The input is normalised to unit RMS, so scaling z does not change w.
-    torch.testing.assert_close(mapping(z), mapping(z * 7.0))
-    assert mapping(z).shape == (2, 6)
-
-
-@pytest.mark.parametrize('demodulate,up', [(True, False), (True, True), (False, False)])
-def test_modulated_conv_single_sample_path_equals_batched_path(demodulate, up):
-    torch.manual_seed(0)
-    conv = ModulatedConv2d(4, 5, 3, style_dim=6, demodulate=demodulate, up=up)
-    x, style, bias = torch.randn(3, 4, 7, 9), torch.randn(3, 6), torch.randn(5)
-    batched = conv(x, style, gain=1.7, bias=bias)
-    single = torch.cat([conv(x[i:i + 1], style[i:i + 1], gain=1.7, bias=bias) for i in range(3)])
-    torch.testing.assert_close(batched, single, atol=1e-5, rtol=1e-4)
-    assert batched.shape == (3, 5, 14 if up else 7, 18 if up else 9)
-
-
-def test_demodulation_normalises_each_output_filter():
-    torch.manual_seed(1)
-    conv = ModulatedConv2d(6, 3, 1, style_dim=4)
-    style = torch.randn(1, 4)
-    # A 1x1 demodulated conv maps orthonormal pixel inputs to unit-norm outputs: for an input that
-    # is a one-hot channel vector, output[o] = w''[o, i]; sum_i w''[o, i]^2 = 1.
-    eye = torch.eye(6).view(6, 6, 1, 1).permute(1, 0, 2, 3).reshape(1, 6, 6, 1)
-    out = conv(eye, style)  # (1, 3, 6, 1): column i = filter weights for input channel i
-    torch.testing.assert_close(
-        out.square().sum(dim=2).flatten(), torch.ones(3), rtol=1e-4, atol=1e-4)
-
-
-def test_upsample2x_is_the_binomial_filter_in_the_interior():
-    x = torch.randn(1, 2, 6, 6)
-    up = upsample2x(x)
-    taps = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 4
-    kernel = torch.outer(taps, taps).expand(2, 1, 4, 4)
-    zero_stuffed = torch.zeros(1, 2, 12, 12)
-    zero_stuffed[..., ::2, ::2] = x
-    fir = F.conv2d(F.pad(zero_stuffed, (2, 1, 2, 1)), kernel, groups=2)
-    torch.testing.assert_close(up[..., 2:-2, 2:-2], fir[..., 2:-2, 2:-2])
-
-
-def test_styled_conv_noise_comes_from_the_generator():
-    conv = StyledConv(3, 4, style_dim=5)
-    with torch.no_grad():
-        conv.noise_strength.fill_(0.5)
-    x, style = torch.randn(1, 3, 8, 8), torch.randn(1, 5)
-    first = conv(x, style, torch.Generator().manual_seed(1))
-    again = conv(x, style, torch.Generator().manual_seed(1))
-    other = conv(x, style, torch.Generator().manual_seed(2))
-    assert torch.equal(first, again) and not torch.equal(first, other)
-    assert torch.equal(conv(x, style, None), conv(x, style, None))
-
-
-def test_to_rgb_adds_the_upsampled_skip():
-    to_rgb = ToRGB(4, 1, style_dim=3)
-    x, style, skip = torch.randn(1, 4, 8, 8), torch.randn(1, 3), torch.randn(1, 1, 4, 4)
-    torch.testing.assert_close(to_rgb(x, style, skip), to_rgb(x, style) + upsample2x(skip))
 
 
 def test_minibatch_std_appends_the_group_standard_deviation():
