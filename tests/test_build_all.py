@@ -37,6 +37,8 @@ BUILD_ARGS['INPAINTERS']['PriorResidualInpainter'] = dict(
 BUILD_ARGS['COLORIZERS']['LabColorizer'] = dict(
     colorizer=dict(type='SmpUNet', out_channels=2, activation='tanh', **SMALL_NETWORK))
 BUILD_ARGS['MASK_DETECTORS']['UNetDetector'] = dict(encoder_depth=3)
+# The smallest published DDColor (ConvNeXt-T) with a short colour decoder.
+BUILD_ARGS['COLORIZERS']['DDColor'] = dict(size='tiny', num_queries=4, dec_layers=3)
 # Random weights are refused unless asked for explicitly (tests/models/losses/test_perceptual.py
 # covers loading a local weight file).
 BUILD_ARGS['LOSSES']['PerceptualLoss'] = dict(backbone='resnet10t', allow_random_weights=True)
