@@ -43,6 +43,8 @@ class SpectralNormConv2d(nn.Conv2d):
     def reset_singular_vectors(self, iterations: int = 15) -> None:
         """Run ``iterations`` power-iteration steps on the current weight, so that ``sigma`` is
         close to its largest singular value; call after re-initialising ``weight``."""
+        if self.weight.is_meta:  # shapes only (e.g. before loading a checkpoint)
+            return
         matrix = self.weight.flatten(1)
         for _ in range(iterations):
             F.normalize(torch.mv(matrix.t(), self.weight_u), dim=0, eps=self.eps,

@@ -8,6 +8,8 @@ keys the converter drops), written in each release layout, converted, and run.
 """
 import functools
 import os
+import subprocess
+import sys
 import zlib
 from typing import Dict, Tuple
 
@@ -16,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from restorekit.converters import detect_format
-from restorekit.converters.ddcolor import KEY_MAP, convert, official_to_restorekit_key, sniff
+from restorekit.converters.ddcolor import (KEY_MAP, convert, convert_state_dict,
+                                           official_to_restorekit_key, sniff)
 from restorekit.models.colorizers.ddcolor import DDColor
 
 DATA = os.path.join(os.path.dirname(__file__), '..', '..', 'data', 'ddcolor')
@@ -140,8 +143,8 @@ def official_checkpoint(size: str) -> Dict[str, torch.Tensor]:
     return dict(_official_state(size))
 
 
-def _converted_model(path: str) -> DDColor:
-    converted = convert(path)
+def _model_from_state(state: Dict[str, torch.Tensor]) -> DDColor:
+    converted = convert_state_dict(state)
     with torch.device('meta'):  # no random initialisation: every tensor is loaded
         model = DDColor(**{k: v for k, v in converted.model.items() if k != 'type'})
     result = model.load_state_dict(converted.state_dict, strict=True, assign=True)
@@ -149,19 +152,14 @@ def _converted_model(path: str) -> DDColor:
     return model.eval()
 
 
-@pytest.fixture(scope='module', params=SIZES)
-def golden(request, tmp_path_factory):
-    size = request.param
-    path = str(tmp_path_factory.mktemp(f'ddcolor_{size}') / f'ddcolor_{size}.pth')
-    torch.save({'params': official_checkpoint(size)}, path)
+def test_converted_weights_reproduce_the_official_output_tiny():
+    _check_golden('tiny')
+
+
+def _check_golden(size: str) -> None:
+    # In memory: the file layouts are covered by the tests below (with the tiny model).
     fixture = torch.load(os.path.join(DATA, f'golden_{size}.pt'), weights_only=True)
-    return size, path, fixture
-
-
-def test_converted_weights_reproduce_the_official_output(golden):
-    size, path, fixture = golden
-    assert detect_format(path) == 'ddcolor'
-    model = _converted_model(path)
+    model = _model_from_state(official_checkpoint(size))
     assert model.net.size == size
     assert sum(p.numel() for p in model.parameters()) + fixture['dropped_params'] == \
         fixture['official_params']
@@ -169,7 +167,7 @@ def test_converted_weights_reproduce_the_official_output(golden):
         ab = model.net(model.net.normalize(fixture['input']))
     expected = fixture['output']
     assert ab.shape == expected.shape
-    # The outputs are O(10) (Lab units); float32 agreement to 1e-4 absolute.
+    # The outputs are O(1) Lab units here (max about 2.3); float32 agreement to 1e-4 absolute.
     assert expected.abs().max() > 1.0
     assert (ab - expected).abs().max().item() < 1e-4
 
@@ -184,10 +182,8 @@ def test_the_fixture_is_the_seeded_official_fill():
 
 @pytest.mark.slow
 @pytest.mark.parametrize('size', SIZES)
-def test_converted_weights_reproduce_the_official_output_at_512(size, tmp_path):
-    path = str(tmp_path / 'ddcolor.pth')
-    torch.save({'params': official_checkpoint(size)}, path)
-    model = _converted_model(path)
+def test_converted_weights_reproduce_the_official_output_at_512(size):
+    model = _model_from_state(official_checkpoint(size))
     fixture = torch.load(os.path.join(DATA, f'golden_{size}_512.pt'), weights_only=True)
     image = torch.rand(1, 3, 512, 512, generator=torch.Generator().manual_seed(fixture['seed']))
     with torch.no_grad():
@@ -212,7 +208,7 @@ def test_every_release_layout_converts(layout, tmp_path):
         obj = {f'module.{k}': v for k, v in state.items()}
     path = str(tmp_path / 'pytorch_model.bin')
     torch.save(obj, path)
-    assert sniff(path)
+    assert sniff(path) and detect_format(path) == 'ddcolor'
     converted = convert(path)
     assert converted.stage == 'colorizer'
     assert converted.model == dict(type='DDColor', size='tiny', num_queries=100, dec_layers=9)
@@ -279,3 +275,29 @@ def test_key_map_is_one_to_one():
         ours = [official_to_restorekit_key(n) for n in names]
         assert len(set(ours)) == len(ours)
     assert len(KEY_MAP) > 10
+
+
+def test_the_command_line_tool_writes_a_checkpoint_a_restorer_loads(tmp_path):
+    from restorekit.models.restorers.restorer import Restorer
+    source, target = str(tmp_path / 'ddcolor_paper_tiny.pth'), str(tmp_path / 'converted.pth')
+    torch.save({'params': official_checkpoint('tiny')}, source)
+    root = os.path.join(os.path.dirname(__file__), '..', '..', '..')
+    proc = subprocess.run([sys.executable, 'tools/convert_checkpoint.py', source, target],
+                          cwd=root, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'tensors for the colorizer' in proc.stdout
+    checkpoint = torch.load(target, weights_only=True)
+    assert checkpoint['meta']['model'] == dict(type='DDColor', size='tiny', num_queries=100,
+                                               dec_layers=9)
+    restorer = Restorer(colorizer=dict(type='DDColor', size='tiny', input_size=None),
+                        stage_init=dict(colorizer=target))
+    fixture = torch.load(os.path.join(DATA, 'golden_tiny.pt'), weights_only=True)
+    net = restorer.colorizer.eval().net
+    with torch.no_grad():
+        ab = net(net.normalize(fixture['input']))
+    assert (ab - fixture['output']).abs().max().item() < 1e-4
+
+
+def test_converted_weights_reproduce_the_official_output_large():
+    # Last in the file: the seeded state dict is cached for one size at a time.
+    _check_golden('large')
