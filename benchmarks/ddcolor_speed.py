@@ -9,7 +9,8 @@ Times ``DDColorNet`` on a normalised RGB image of ``res`` x ``res`` (the publish
 the network at 512 x 512 whatever the photo's size), with random weights (the time does not
 depend on their values). Prints one line per setting and, last, one JSON line with the median
 seconds per image and the peak memory of each setting (CUDA: ``max_memory_allocated``; CPU: the
-growth of the process's peak resident set during the timed runs, a bound of the activations).
+peak resident set during the timed runs above the resident set before them, the peak mark reset
+through ``/proc/self/clear_refs``: the activations' peak).
 
 :func:`time_forward` is the timing method; the side-by-side comparison with the official network
 (run outside this repository, see docs/benchmarks.md) interleaves it with the same calls on the
@@ -48,10 +49,39 @@ def parse_args(argv: List[str] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _status_kib(field: str) -> int:
+    with open('/proc/self/status') as status:
+        for line in status:
+            if line.startswith(field + ':'):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (Linux ``/proc/self/clear_refs``); False if unsupported."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as handle:
+            handle.write('5')
+        return True
+    except OSError:
+        return False
+
+
+def current_rss_bytes() -> int:
+    """The resident set size now (Linux), else the peak so far."""
+    try:
+        return _status_kib('VmRSS') * 1024
+    except (OSError, KeyError):
+        return peak_rss_bytes()
+
+
 def peak_rss_bytes() -> int:
-    """The process's peak resident set size so far (Linux reports KiB)."""
-    scale = 1 if sys.platform == 'darwin' else 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    """The process's peak resident set size since the last :func:`reset_peak_rss`."""
+    try:
+        return _status_kib('VmHWM') * 1024
+    except (OSError, KeyError):
+        scale = 1 if sys.platform == 'darwin' else 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
 def time_forward(forward: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor,
@@ -68,7 +98,8 @@ def time_forward(forward: Callable[[torch.Tensor], torch.Tensor], image: torch.T
         torch.cuda.reset_peak_memory_stats(device)
         base = torch.cuda.memory_allocated(device)
     else:
-        base = peak_rss_bytes()
+        reset_peak_rss()
+        base = current_rss_bytes()
     times, cpu_times = [], []
     with torch.inference_mode(), autocast:
         for run in range(warmup + repeats):

@@ -96,8 +96,8 @@ class UNetUpBlock(nn.Module):
             nn.init.constant_(bn.bias, 1e-3)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = F.relu(torch.cat([self.upsample(x), self.skip_bn(skip)], dim=1))
-        return self.bn(F.relu(self.conv(x)))
+        x = F.relu(torch.cat([self.upsample(x), self.skip_bn(skip)], dim=1), inplace=True)
+        return self.bn(F.relu(self.conv(x), inplace=True))
 
 
 class PixelDecoder(nn.Module):
@@ -221,14 +221,38 @@ class DDColorNet(nn.Module):
         # refine(concat(embeddings . feature, x)) = (refine_q @ embeddings) . feature + refine_x x
         mixing = torch.matmul(refine[:, :num_queries].to(embeddings.dtype), embeddings)  # (N,2,C)
         upsample = self.pixel_decoder.final_upsample
-        sub_pixels = upsample.sub_pixels(features[-1])  # (N, C * s * s, H / s, W / s)
-        n, _, h, w = sub_pixels.shape
-        # Channel c * s * s + k of the sub-pixels is sub-pixel k of channel c after the shuffle.
-        chroma = torch.bmm(mixing.to(sub_pixels.dtype), sub_pixels.reshape(n, mixing.shape[-1], -1))
-        chroma = chroma.view(n, -1, h, w)  # channel o * s * s + k
+        chroma = self._mixed_sub_pixels(features[-1], mixing)  # (N, 2 * s * s, H / s, W / s)
         chroma = blur_top_left(F.pixel_shuffle(chroma, upsample.scale))
         direct = F.conv2d(x, refine[:, num_queries:, None, None].to(x.dtype), self.refine.bias)
         return chroma + direct
+
+    #: Sub-pixel activations computed at a time without autograd (floats): 8 M = 32 MiB.
+    CHUNK_ELEMENTS = 1 << 23
+
+    def _mixed_sub_pixels(self, feature: torch.Tensor, mixing: torch.Tensor) -> torch.Tensor:
+        """``mixing`` (N, 2, C) applied to the last upsampling's sub-pixel activations
+        ``relu(conv(feature))`` (N, C * s * s, h, w), channel ``c * s * s + k`` being sub-pixel
+        ``k`` of channel ``c``: (N, 2 * s * s, h, w), channel ``o * s * s + k``. Without autograd
+        the activations are made a block of pixels at a time, never all at once."""
+        upsample = self.pixel_decoder.final_upsample
+        if not isinstance(upsample.bn, nn.Identity):
+            raise RuntimeError('DDColorNet: the last upsampling has no BatchNorm.')
+        n, c_in, h, w = feature.shape
+        weight = upsample.conv.normalized_weight().flatten(1).to(feature.dtype)  # (C*s*s, C_in)
+        bias = upsample.conv.bias.to(feature.dtype)[:, None]
+        mixing = mixing.to(feature.dtype)
+        channels = mixing.shape[-1]
+        pixels = feature.reshape(n, c_in, h * w)
+        step = h * w if torch.is_grad_enabled() else \
+            max(1, self.CHUNK_ELEMENTS // (n * weight.shape[0]))
+        blocks = []
+        for start in range(0, h * w, step):
+            block = pixels[..., start:start + step]
+            sub_pixels = torch.relu_(torch.matmul(weight, block) + bias)  # (N, C*s*s, P)
+            mixed = torch.bmm(mixing, sub_pixels.view(n, channels, -1))  # (N, 2, s*s*P)
+            blocks.append(mixed.view(n, mixing.shape[1], -1, block.shape[-1]))
+        chroma = blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-1)
+        return chroma.reshape(n, -1, h, w)
 
 
 @COLORIZERS.register_module()

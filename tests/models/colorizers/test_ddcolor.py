@@ -102,7 +102,16 @@ def test_the_fused_output_head_equals_the_explicit_query_maps(tiny):
         maps = torch.einsum('nqc,nchw->nqhw', net.color_decoder(features), feature)
         explicit = net.refine(torch.cat([maps, x], dim=1))
         fused = net(x)
+        net.CHUNK_ELEMENTS = 16 * 4096  # 16 pixels of the 4096 sub-pixel channels at a time
+        try:
+            chunked = net(x)
+        finally:
+            del net.CHUNK_ELEMENTS
+    with torch.enable_grad():
+        with_autograd = net(x)  # one block, as in training
     assert torch.allclose(fused, explicit, atol=1e-4, rtol=1e-4)
+    assert torch.allclose(chunked, fused, atol=1e-5, rtol=1e-5)
+    assert torch.allclose(with_autograd, fused, atol=1e-5, rtol=1e-5)
 
 
 def test_trains_one_step_and_updates_spectral_vectors():
