@@ -194,3 +194,18 @@ def test_pixel_shuffle_upsample_starts_as_nearest_neighbour_before_the_blur():
     out = up(torch.randn(1, 4, 5, 5))
     assert out.shape == (1, 3, 10, 10)
     assert torch.allclose(out[..., ::2, ::2], out[..., 1::2, 1::2])  # ICNR: equal sub-pixels
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    torch.manual_seed(0)
+    plain = DDColor('tiny', input_size=None, num_queries=4, dec_layers=3)
+    checkpointed = DDColor('tiny', input_size=None, num_queries=4, dec_layers=3,
+                           grad_checkpointing=True)
+    checkpointed.load_state_dict(plain.state_dict())
+    grey = _grey(32, 32)
+    grads = []
+    for model in (plain.eval(), checkpointed.eval()):  # eval: BatchNorm and u, v fixed
+        model(grey).square().mean().backward()
+        grads.append(model.net.encoder.body.stem[0].weight.grad.clone())
+    assert checkpointed.net.encoder.body.stages[0].grad_checkpointing
+    assert torch.allclose(grads[0], grads[1], atol=1e-6, rtol=1e-5)
