@@ -47,6 +47,8 @@ BUILD_ARGS['COLORIZERS']['TestTimeAugmentation'] = dict(
     model=dict(type='Pix2PixUNet', in_channels=1, out_channels=3, ngf=4, num_downs=3))
 BUILD_ARGS['INPAINTERS']['RGBInpainterAdapter'] = dict(
     inpainter=dict(type='MAT', preset='mat_tiny', in_channels=3))
+# The smallest published DDColor (ConvNeXt-T) with a short colour decoder.
+BUILD_ARGS['COLORIZERS']['DDColor'] = dict(size='tiny', num_queries=4, dec_layers=3)
 # Random weights are refused unless asked for explicitly (tests/models/losses/test_perceptual.py
 # covers loading a local weight file).
 BUILD_ARGS['LOSSES']['PerceptualLoss'] = dict(backbone='resnet10t', allow_random_weights=True)

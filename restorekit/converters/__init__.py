@@ -83,7 +83,10 @@ def convert_file(path: str, fmt: Optional[str] = None) -> ConvertedCheckpoint:
     """Convert the foreign checkpoint at ``path`` (format detected unless ``fmt`` is given)."""
     fmt = fmt or detect_format(path)
     for name in CONVERTER_MODULES:
-        module = _module(name)
+        try:
+            module = _module(name)
+        except ImportError:
+            continue
         if module.FORMAT == fmt:
             return module.convert(path)
     raise ValueError(f'unknown checkpoint format {fmt!r}; known: {available_formats()}')

@@ -22,6 +22,9 @@ NOT_TRAINED_HERE = {
     'configs/mat_gan_phase2.py': 'configs/mat_tiny_gan_phase2.py',
     # Inference only, with converted official weights: tests/tools/test_mat_gan_config.py.
     'configs/mat_places_tta.py': None,
+    # Needs the converted MAT and DDColor weights and the VGG16-bn file (docs/pretrained.md); its
+    # pipeline trains here at CPU size with random weights as configs/mat_ddcolor_cpu.py.
+    'configs/mat_ddcolor.py': 'configs/mat_ddcolor_cpu.py',
 }
 CONFIGS = [config for config in ALL_CONFIGS if config not in NOT_TRAINED_HERE]
 
