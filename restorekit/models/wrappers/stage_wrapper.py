@@ -14,10 +14,6 @@ average over flips and rotations) are such wrappers. They share three rules:
   :class:`~restorekit.models.outputs.MultiStageInpainter` whose ``stage_names`` are the wrapped
   network's (none for a one-stage network), so :func:`~restorekit.models.outputs.run_stages`
   gets the intermediate outputs through any number of wrappers.
-  A wrapped network that predates that protocol and returns its stage 1 when called with
-  ``return_stage1=True`` (MAT's former interface) is read the same way, as the stage
-  ``'stage1'``; and a wrapper called with ``return_stage1=True`` answers ``(final, stage1)``, so
-  it also serves a Restorer that asks in that form (:data:`LEGACY_STAGE1`).
 * **Injected randomness.** ``forward(..., generator=g)`` passes ``g`` to the wrapped network when
   it takes one (:func:`takes_generator`, e.g. MAT) and refuses it otherwise.
 """
@@ -43,17 +39,6 @@ def takes_generator(module: nn.Module) -> bool:
     try:
         return 'generator' in inspect.signature(module.forward).parameters
     except (TypeError, ValueError):  # builtins without a signature
-        return False
-
-
-#: The stage name under which a ``return_stage1=True`` network's second output is reported.
-LEGACY_STAGE1 = 'stage1'
-
-
-def _takes_parameter(module: nn.Module, name: str) -> bool:
-    try:
-        return name in inspect.signature(unwrap(module).forward).parameters
-    except (TypeError, ValueError):
         return False
 
 
@@ -92,10 +77,6 @@ class StageWrapper(MultiStageInpainter):
         self.train(network.training)  # the wrapper starts in the network's mode
         #: The intermediate outputs, those of the wrapped network.
         self.stage_names = tuple(getattr(unwrap(network), 'stage_names', ()))
-        self._legacy_stage1 = (not isinstance(unwrap(network), MultiStageInpainter)
-                               and _takes_parameter(network, 'return_stage1'))
-        if self._legacy_stage1:
-            self.stage_names = (LEGACY_STAGE1, )
         self.register_state_dict_post_hook(_drop_child_prefix)
         self.register_load_state_dict_pre_hook(_add_child_prefix)
 
@@ -127,27 +108,16 @@ class StageWrapper(MultiStageInpainter):
         args = (image, ) if mask is None else (image, mask)
         if isinstance(unwrap(network), MultiStageInpainter):
             return network(*args, return_stages=True, **kwargs)
-        if self._legacy_stage1:
-            final, stage1 = network(*args, return_stage1=True, **kwargs)
-            return StageOutput(final=final, stages={LEGACY_STAGE1: stage1})
         return StageOutput(final=network(*args, **kwargs))
 
     def forward(self,
                 image: torch.Tensor,
                 mask: Optional[torch.Tensor] = None,
                 return_stages: bool = False,
-                generator: Optional[torch.Generator] = None,
-                return_stage1: bool = False):
+                generator: Optional[torch.Generator] = None):
         """``forward_stages(image, mask, generator).final``, or the whole output with
-        ``return_stages=True`` (see :class:`~restorekit.models.outputs.MultiStageInpainter`), or
-        ``(final, stage 1)`` with ``return_stage1=True`` (the former stage-1 interface)."""
+        ``return_stages=True`` (see :class:`~restorekit.models.outputs.MultiStageInpainter`)."""
         output = self.forward_stages(image, mask, generator=generator)
-        if return_stage1:
-            if LEGACY_STAGE1 not in output.stages:
-                raise TypeError(f'{type(self).__name__}: return_stage1=True, but the wrapped '
-                                f'{type(unwrap(self.wrapped)).__name__} has no stage '
-                                f'{LEGACY_STAGE1!r} (its stages: {list(self.stage_names)})')
-            return output.final, output.stages[LEGACY_STAGE1]
         return output if return_stages else output.final
 
     def forward_stages(self,

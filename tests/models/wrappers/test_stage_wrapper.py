@@ -1,7 +1,6 @@
 """StageWrapper: transparent state dicts through torch, mmengine and EMA copies; generators."""
 import copy
 
-import pytest
 import torch
 from mmengine.runner.checkpoint import get_state_dict, load_state_dict
 from torch import nn
@@ -65,25 +64,3 @@ def test_takes_generator_looks_through_wrappers():
     assert takes_generator(Drawing()) and not takes_generator(Net())
     assert takes_generator(TestTimeAugmentation(Drawing()))
     assert not takes_generator(TestTimeAugmentation(RGBInpainterAdapter(Net())))
-
-
-class LegacyTwoStage(nn.Module):
-    """The former stage-1 interface: ``forward(image, mask, return_stage1=False)``."""
-
-    def forward(self, image, mask, return_stage1=False):
-        final = image.flip(-1)
-        return (final, -image) if return_stage1 else final
-
-
-def test_a_return_stage1_network_reports_its_stage1_through_both_interfaces():
-    from restorekit.models.outputs import run_stages
-
-    tta = TestTimeAugmentation(LegacyTwoStage(), 'flip')
-    assert tta.stage_names == ('stage1', )
-    image, mask = torch.rand(1, 1, 4, 6), torch.zeros(1, 1, 4, 6)
-    output = run_stages(tta, image, mask)
-    torch.testing.assert_close(output.stages['stage1'], -image, rtol=0, atol=1e-7)
-    final, stage1 = tta(image, mask, return_stage1=True)
-    assert torch.equal(final, output.final) and torch.equal(stage1, output.stages['stage1'])
-    with pytest.raises(TypeError, match="no stage 'stage1'"):
-        TestTimeAugmentation(Drawing())(image, mask, return_stage1=True)
