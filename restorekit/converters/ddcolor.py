@@ -11,7 +11,7 @@ Layouts read (all are pickled state dicts of the official ``DDColor`` module):
   ``module.`` (DataParallel);
 * ``.safetensors`` files of the same plain state dict, when the ``safetensors`` package is there.
 
-Pickles are loaded with ``torch.load(weights_only=True)``: nothing in a file is executed. The
+Pickles are loaded with restorekit's ``safe_torch_load`` (``weights_only=True``): nothing in a file is executed. The
 size (``tiny``: ConvNeXt-T; ``large``: ConvNeXt-L) is read from the encoder's stem width and the
 number of colour queries from ``query_feat``; every official parameter must map to one of
 :class:`~restorekit.models.colorizers.ddcolor.DDColor`, and every one of ours must be present.
@@ -25,6 +25,7 @@ from typing import Callable, Dict, List, Tuple
 import torch
 
 from restorekit.converters import ConvertedCheckpoint
+from restorekit.engine.checkpoint import safe_torch_load
 
 FORMAT = 'ddcolor'
 #: The official key every DDColor state dict has (after any prefix).
@@ -105,7 +106,7 @@ def _load(path: str) -> object:
     if _is_safetensors(path):
         from safetensors.torch import load_file
         return load_file(path, device='cpu')
-    return torch.load(path, map_location='cpu', weights_only=True)
+    return safe_torch_load(path, map_location='cpu')
 
 
 def _is_safetensors(path: str) -> bool:
