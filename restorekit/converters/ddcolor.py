@@ -11,10 +11,10 @@ Layouts read (all are pickled state dicts of the official ``DDColor`` module):
   ``module.`` (DataParallel);
 * ``.safetensors`` files of the same plain state dict, when the ``safetensors`` package is there.
 
-Pickles are loaded with restorekit's ``safe_torch_load`` (``weights_only=True``): nothing in a
-file is executed. The size (``tiny``: ConvNeXt-T; ``large``: ConvNeXt-L) is read from the
-encoder's stem width and the number of colour queries from ``query_feat``; every official parameter must map to one of
-:class:`~restorekit.models.colorizers.ddcolor.DDColor`, and every one of ours must be present.
+Pickles are loaded with restorekit's ``safe_torch_load`` (``weights_only=True``): nothing in a file
+is executed. The size (``tiny``: ConvNeXt-T; ``large``: ConvNeXt-L) is read from the encoder's stem
+width and the number of colour queries from ``query_feat``; every official parameter must map to one
+of :class:`~restorekit.models.colorizers.ddcolor.DDColor`, and every one of ours must be present.
 The encoder's pooled-feature LayerNorm (``encoder.arch.norm``, unused by DDColor's output) and
 the ImageNet ``mean``/``std`` buffers (checked to be the standard values) are dropped.
 """
