@@ -34,7 +34,8 @@ def tiny_gan_unet(cfg: Config) -> None:
 
 
 def tiny_mat_gan(cfg: Config) -> None:
-    """configs/mat_gan.py (MAT's noise seeds, its two discriminators, R1 every 2nd step)."""
+    """configs/mat_tiny_gan.py, the CPU-sized mat_gan.py (MAT's noise seeds, its two
+    discriminators, R1 every 2nd step)."""
     cfg.model.mask_detector.fallback = tiny_unet(in_channels=1, out_channels=1)
     cfg.model.colorizer = tiny_unet(in_channels=1, out_channels=3, activation='tanh')
     cfg.model.data_preprocessor.pad_size_divisor = 32
@@ -51,7 +52,7 @@ def tiny_one_run(cfg: Config) -> None:
 
 CASES = {
     'gan_unet.py': tiny_gan_unet,
-    'mat_gan.py': tiny_mat_gan,
+    'mat_tiny_gan.py': tiny_mat_gan,
     'context_encoder_unet_one_run.py': tiny_one_run,
 }
 #: ~2 min each on a shared CPU; the phase switch's resume is also tested fast in tests/engine.
